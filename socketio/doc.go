@@ -1,5 +1,5 @@
 // Package socketio is the root of nimara's Socket.IO tree: Go code that shares a Redis
-// deployment with Node Socket.IO servers and cannot be told apart from the Node packages on
+// deployment with Node Socket.IO servers and publishes the same bytes as the Node packages on
 // the wire.
 //
 // Subpackages:

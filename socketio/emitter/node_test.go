@@ -18,7 +18,8 @@ func interopDir(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("locate interop directory: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-emitter")); err != nil {
+	emitterDir := filepath.Join(dir, "node_modules", "@socket.io", "redis-emitter")
+	if _, err := os.Stat(emitterDir); err != nil {
 		t.Fatalf("Node peers missing in %s: run `npm ci` there first (%v)", dir, err)
 	}
 	if _, err := exec.LookPath("node"); err != nil {

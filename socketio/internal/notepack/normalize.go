@@ -15,7 +15,7 @@ import (
 )
 
 // Normalize converts v into the JSON-shaped tree that Encode and Stringify accept, following
-// the rules encoding/json uses to write v, so a Node peer sees the same keys and values as a Go
+// the rules encoding/json uses to write v, so a Node peer receives the same keys and values as a Go
 // client reading the JSON form:
 //
 //   - json.Marshaler and encoding.TextMarshaler values are called; a Marshaler's output is
@@ -50,7 +50,7 @@ type normalizer struct{}
 
 func (n normalizer) value(rv reflect.Value, quoted bool, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("notepack: value nested deeper than %d levels (cycle?)", maxDepth)
+		return nil, fmt.Errorf("notepack: value nested deeper than %d levels, possibly a pointer cycle", maxDepth)
 	}
 	if !rv.IsValid() {
 		return nil, nil
@@ -143,17 +143,17 @@ func (n normalizer) marshaled(rv reflect.Value) (any, bool, error) {
 	if m, ok := target.Interface().(json.Marshaler); ok {
 		raw, err := m.MarshalJSON()
 		if err != nil {
-			return nil, true, fmt.Errorf("notepack: MarshalJSON of %s: %w", t, err)
+			return nil, true, fmt.Errorf("notepack: MarshalJSON of %s failed: %w", t, err)
 		}
 		out, err := ParseJSON(raw)
 		if err != nil {
-			return nil, true, fmt.Errorf("notepack: MarshalJSON of %s: %w", t, err)
+			return nil, true, fmt.Errorf("notepack: MarshalJSON of %s failed: %w", t, err)
 		}
 		return out, true, nil
 	}
 	text, err := target.Interface().(encoding.TextMarshaler).MarshalText()
 	if err != nil {
-		return nil, true, fmt.Errorf("notepack: MarshalText of %s: %w", t, err)
+		return nil, true, fmt.Errorf("notepack: MarshalText of %s failed: %w", t, err)
 	}
 	return validUTF8(string(text)), true, nil
 }
@@ -212,7 +212,7 @@ func mapKey(k reflect.Value) (string, error) {
 		}
 		text, err := tm.MarshalText()
 		if err != nil {
-			return "", fmt.Errorf("notepack: MarshalText of map key: %w", err)
+			return "", fmt.Errorf("notepack: MarshalText of map key %s failed: %w", k.Type(), err)
 		}
 		return validUTF8(string(text)), nil
 	}
@@ -302,9 +302,9 @@ func validUTF8(s string) string {
 	return b.String()
 }
 
-// ParseJSON parses one JSON value into a tree: objects become Map with keys in JS property
-// order (a repeated key keeps its first position and its last value, as in JSON.parse),
-// integers that fit int64 or uint64 keep every digit, and other numbers become float64.
+// ParseJSON parses one JSON value into a tree. Objects become Map with keys in JS property
+// order, and a repeated key keeps its first position and its last value, as in JSON.parse.
+// Integers that fit int64 or uint64 keep every digit; other numbers become float64.
 func ParseJSON(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()

@@ -59,6 +59,7 @@ func appendJSON(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "]}"...), nil
 	case time.Time:
+		// NOTE: JS writes years outside 0000-9999 as +YYYYYY or -YYYYYY; this layout does not.
 		return appendJSONString(dst, x.UTC().Format("2006-01-02T15:04:05.000Z")), nil
 	case []any:
 		return appendJSONArray(dst, x)
