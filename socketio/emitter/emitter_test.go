@@ -25,7 +25,8 @@ func TestEmitter_GoldenBytes(t *testing.T) {
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 
-	err := e.To("port:7").Emit(context.Background(), "berth:statusChanged", map[string]int{"id": 7})
+	payload := map[string]int{"id": 7}
+	err := e.To("port:7").Emit(context.Background(), "berth:statusChanged", payload)
 	if err != nil {
 		t.Fatalf("emit: %v", err)
 	}

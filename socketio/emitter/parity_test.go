@@ -125,7 +125,8 @@ func TestEmitter_ByteParityWithNode(t *testing.T) {
 
 	for i := range calls {
 		if fromGo[i].Channel != fromNode[i].Channel {
-			t.Errorf("call %d: channel %q, Node used %q", i, fromGo[i].Channel, fromNode[i].Channel)
+			t.Errorf("call %d: channel %q, Node used %q", i, fromGo[i].Channel,
+				fromNode[i].Channel)
 		}
 		if string(fromGo[i].Payload) != string(fromNode[i].Payload) {
 			t.Errorf("call %d on %s:\n  go %s\nnode %s", i, fromNode[i].Channel,

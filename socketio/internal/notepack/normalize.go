@@ -15,8 +15,8 @@ import (
 )
 
 // Normalize converts v into the JSON-shaped tree that Encode and Stringify accept, following
-// the rules encoding/json uses to write v, so a Node peer receives the same keys and values as a Go
-// client reading the JSON form:
+// the rules encoding/json uses to write v, so a Node peer receives the same keys and values
+// as a Go client reading the JSON form:
 //
 //   - json.Marshaler and encoding.TextMarshaler values are called; a Marshaler's output is
 //     parsed back, keeping its key order.
@@ -50,7 +50,8 @@ type normalizer struct{}
 
 func (n normalizer) value(rv reflect.Value, quoted bool, depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, fmt.Errorf("notepack: value nested deeper than %d levels, possibly a pointer cycle", maxDepth)
+		return nil, fmt.Errorf(
+			"notepack: value nested deeper than %d levels, possibly a pointer cycle", maxDepth)
 	}
 	if !rv.IsValid() {
 		return nil, nil
