@@ -184,6 +184,10 @@ type Deduplication struct {
 	// KeepLastIfActive stores the latest deduplicated add and enqueues it when the active
 	// owner finishes.
 	KeepLastIfActive bool
+	// Reschedule moves a delayed owner to the deduplicated add's delay, counted from that
+	// add's timestamp (Node bullmq 6.x; 5.x stores the flag but ignores it). Replace wins
+	// over it.
+	Reschedule bool
 }
 
 // ParentRef names the parent of a job in a flow.

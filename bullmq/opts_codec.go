@@ -69,6 +69,9 @@ func (o JobOpts) storedOpts() ([]byte, error) {
 		if d.KeepLastIfActive {
 			de.add("keepLastIfActive", true)
 		}
+		if d.Reschedule {
+			de.add("reschedule", true)
+		}
 		obj.add("de", de)
 	}
 	extra := make([]string, 0, len(o.Extra))
@@ -105,6 +108,7 @@ type wireOpts struct {
 		Extend           bool     `json:"extend"`
 		Replace          bool     `json:"replace"`
 		KeepLastIfActive bool     `json:"keepLastIfActive"`
+		Reschedule       bool     `json:"reschedule"`
 	} `json:"de"`
 }
 
@@ -173,7 +177,7 @@ func parseStoredOpts(raw string) (JobOpts, error) {
 	}
 	if w.De != nil {
 		d := &Deduplication{ID: w.De.ID, Extend: w.De.Extend, Replace: w.De.Replace,
-			KeepLastIfActive: w.De.KeepLastIfActive}
+			KeepLastIfActive: w.De.KeepLastIfActive, Reschedule: w.De.Reschedule}
 		if w.De.TTL != nil {
 			d.TTL = time.Duration(*w.De.TTL) * time.Millisecond
 		}

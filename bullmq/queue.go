@@ -2,6 +2,7 @@ package bullmq
 
 import (
 	"log/slog"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -18,6 +19,10 @@ type Queue struct {
 	keys   queueKeys
 	opts   QueueOpts
 	logger *slog.Logger
+
+	// metaMu guards metaWritten, set once the meta hash holds this queue's settings.
+	metaMu      sync.Mutex
+	metaWritten bool
 }
 
 // NewQueue returns a Queue for name. The client is shared and never closed by the queue.
