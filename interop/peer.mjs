@@ -33,9 +33,18 @@ import { createInterface } from 'node:readline';
 
 const require = createRequire(import.meta.url);
 
-// Upper bound for all closers together; a closer that hangs (for example a worker waiting for
-// an active job) must not keep the process alive after Go closed stdin.
+// Upper bound for all closers together. A closer that hangs (for example a worker waiting for
+// an active job) must not keep the process alive after Go closed stdin, and Go kills the
+// peer 10 s after closing stdin.
 const SHUTDOWN_TIMEOUT_MS = 9000;
+
+// Writes to pipes are asynchronous on POSIX (Node docs, "A note on process I/O"), so exit
+// only once stdout and stderr have flushed what was written before.
+function exitAfterFlush(code) {
+  process.stdout.write('', () => {
+    process.stderr.write('', () => process.exit(code));
+  });
+}
 
 function parseMajor(argv) {
   const i = argv.indexOf('--bullmq');
@@ -46,7 +55,8 @@ function parseMajor(argv) {
   const value = argv[i + 1];
   if (value !== '5' && value !== '6') {
     process.stderr.write(`peer: invalid --bullmq value ${JSON.stringify(value)}: use 5 or 6\n`);
-    process.exit(2);
+    exitAfterFlush(2);
+    return null;
   }
   return Number(value);
 }
@@ -73,8 +83,7 @@ function describeError(err) {
 }
 
 function writeLine(obj) {
-  // Writes to a pipe are synchronous on Linux, so lines never interleave and nothing is
-  // lost when the process exits right after.
+  // Each line is one write, and writes reach the pipe in call order, so lines never mix.
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
@@ -91,16 +100,18 @@ function emit(name, payload) {
     text = toJSON(payload);
   } catch (err) {
     const { message, stack } = describeError(err);
-    writeLine({
-      event: 'error',
-      payload: { kind: 'emit', message: `payload of event ${name} is not JSON: ${message}`, stack },
-    });
+    const reason = `payload of event ${name} is not JSON: ${message}`;
+    writeLine({ event: 'error', payload: { kind: 'emit', message: reason, stack } });
     return;
   }
   process.stdout.write(`{"event":${JSON.stringify(String(name))},"payload":${text}}\n`);
 }
 
 const major = parseMajor(process.argv.slice(2));
+if (major === null) {
+  // Wait for exitAfterFlush instead of loading modules.
+  await new Promise(() => {});
+}
 const bullmq = await import(major === 5 ? 'bullmq5' : 'bullmq');
 const { default: IORedis } = await import('ioredis');
 const redisOpts = parseRedisURL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
@@ -167,7 +178,7 @@ async function shutdown(reason) {
 
   const timer = setTimeout(() => {
     process.stderr.write(`peer: closers did not finish within ${SHUTDOWN_TIMEOUT_MS} ms\n`);
-    process.exit(1);
+    exitAfterFlush(1);
   }, SHUTDOWN_TIMEOUT_MS);
   timer.unref();
 
@@ -179,7 +190,7 @@ async function shutdown(reason) {
       process.stderr.write(`peer: closer failed during ${reason}: ${describeError(err).stack}\n`);
     }
   }
-  process.exit(0);
+  exitAfterFlush(0);
 }
 
 process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -196,7 +207,8 @@ lines.on('line', (line) => {
   try {
     request = JSON.parse(line);
   } catch (err) {
-    writeLine({ id: null, ok: false, error: `invalid request line: ${describeError(err).message}` });
+    const reason = `invalid request line: ${describeError(err).message}`;
+    writeLine({ id: null, ok: false, error: reason });
     return;
   }
   handle(request);

@@ -2,12 +2,12 @@
 //
 // Start launches interop/peer.mjs, a long-lived Node process, and Eval runs JavaScript in it:
 // the code is the body of an async function, and its return value comes back as JSON. The
-// code sees args, state (an object kept across calls), emit(name, payload), bullmq (the
+// code can use args, state (an object kept across calls), emit(name, payload), bullmq (the
 // module of the chosen major), IORedis, redisOpts ({host, port} from REDIS_URL, ready for a
 // bullmq connection), require (rooted at interop/), sleep(ms) and onClose(fn). Functions
 // passed to onClose run when the peer shuts down, so workers and servers close cleanly.
 //
-// Events that the code emits are buffered per name without limit; read them with Next or
+// Events that the code emits are buffered per name without limit. Read them with Next or
 // Drain. Errors that escape async code in the peer (unhandled rejections, uncaught
 // exceptions) arrive as "error" events with the payload {"kind","message","stack"}, and are
 // also written to the test log.

@@ -2,7 +2,7 @@
 // Redis server and run in parallel without FLUSHDB.
 //
 // The server address comes from REDIS_URL (default redis://127.0.0.1:6379), the same variable
-// that the Node peer in interop/peer.mjs reads. Tests fail when Redis does not answer PING.
+// that the Node peer in interop/peer.mjs reads. Tests fail when Redis does not respond to PING.
 package redistest
 
 import (
@@ -34,7 +34,7 @@ func URL() string {
 }
 
 // Client returns a new client for URL and closes it when the test ends. It fails the test
-// when the URL is invalid or the server does not answer PING within 5 seconds.
+// when the URL is invalid or the server does not respond to PING within 5 seconds.
 func Client(t testing.TB) *redis.Client {
 	t.Helper()
 
@@ -59,7 +59,7 @@ func newClient() (*redis.Client, error) {
 
 	if err := client.Ping(ctx).Err(); err != nil {
 		_ = client.Close()
-		return nil, fmt.Errorf("redis at %s does not answer PING (start redis-server or set "+
+		return nil, fmt.Errorf("redis at %s does not respond to PING (start redis-server or set "+
 			"REDIS_URL): %w", opts.Addr, err)
 	}
 	return client, nil
