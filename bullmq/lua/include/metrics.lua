@@ -1,0 +1,27 @@
+-- Count one finished job in the per-minute metrics of hash metricsKey and list dataKey:
+-- "count" is the total, "prevTS"/"prevCount" mark the first finish of the newest minute,
+-- and each closed minute pushes its count (plus zeros for empty minutes) to the list head.
+local function collectMetrics(metricsKey, dataKey, maxDataPoints, now)
+  local before = redis.call("HINCRBY", metricsKey, "count", 1) - 1
+  local prevTS = redis.call("HGET", metricsKey, "prevTS")
+  if not prevTS then
+    redis.call("HSET", metricsKey, "prevTS", now, "prevCount", 0)
+    return
+  end
+
+  local minutes = math.floor(tonumber(now) / 60000) - math.floor(tonumber(prevTS) / 60000)
+  local n = math.min(minutes, tonumber(maxDataPoints))
+  if n <= 0 then
+    return
+  end
+  local delta = before - tonumber(redis.call("HGET", metricsKey, "prevCount"))
+  local points = {delta}
+  for i = 2, n do
+    points[i] = 0
+  end
+  for from = 1, #points, 7000 do
+    redis.call("LPUSH", dataKey, unpack(points, from, math.min(from + 6999, #points)))
+  end
+  redis.call("LTRIM", dataKey, 0, tonumber(maxDataPoints) - 1)
+  redis.call("HSET", metricsKey, "prevCount", before, "prevTS", now)
+end

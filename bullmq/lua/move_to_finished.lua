@@ -1,0 +1,159 @@
+--[[
+  Move an active job to completed or failed, release its lock, update its parent and
+  deduplication key, apply retention and metrics, write the events, and optionally fetch
+  the next job in the same call.
+  KEYS[1] wait, KEYS[2] active, KEYS[3] prioritized, KEYS[4] events, KEYS[5] stalled,
+  KEYS[6] limiter, KEYS[7] delayed, KEYS[8] paused, KEYS[9] meta, KEYS[10] pc,
+  KEYS[11] marker, KEYS[12] completed or failed set, KEYS[13] job, KEYS[14] metrics hash
+  ARGV[1] job id
+  ARGV[2] now, ms
+  ARGV[3] result field: "returnvalue" or "failedReason"
+  ARGV[4] result value: return value JSON or failure message
+  ARGV[5] target: "completed" or "failed"
+  ARGV[6] "1" to fetch the next job
+  ARGV[7] key prefix "<prefix>:<queue>:"
+  ARGV[8] options JSON: {token, lockDuration, name?, limiter?, attempts, maxMetricsSize,
+          keepJobs: {count, age?, limit?}}
+  ARGV[9] fields to update, a JSON array of field, value strings, or ""
+  ARGV[10] pause compatibility mode
+  Returns 0, a fetch result (see move_to_active.lua), or -1 (no job), -2 (lock missing),
+  -3 (not active), -4 (pending children), -6 (lock held by another token) or
+  -9 (failed fpof children).
+]]
+-- @include fetch_job
+-- @include lock_release
+-- @include max_events
+-- @include dedup_release
+-- @include parent_update
+-- @include remove_job_keys
+-- @include metrics
+
+local jobKey = KEYS[13]
+local jobId = ARGV[1]
+local now = ARGV[2]
+local field = ARGV[3]
+local value = ARGV[4]
+local target = ARGV[5]
+local prefix = ARGV[7]
+local compat = ARGV[10]
+local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEYS[4],
+  limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8], meta = KEYS[9], pc = KEYS[10],
+  marker = KEYS[11], prefix = prefix}
+
+if redis.call("EXISTS", jobKey) == 0 then
+  return -1
+end
+if target == "completed" then
+  if redis.call("SCARD", jobKey .. ":dependencies") ~= 0 then
+    return -4
+  end
+  if redis.call("ZCARD", jobKey .. ":unsuccessful") ~= 0 then
+    return -9
+  end
+end
+
+local opts = cjson.decode(ARGV[8])
+local code = releaseJobLock(jobKey, KEYS[5], opts.token, jobId)
+if code < 0 then
+  return code
+end
+setJobFields(jobKey, ARGV[9])
+
+local attrs = redis.call("HMGET", jobKey, "parentKey", "parent", "deid")
+if redis.call("LREM", k.active, -1, jobId) < 1 then
+  return -3
+end
+
+local maxEvents = getMaxEvents(k.meta)
+redis.call("XTRIM", k.events, "MAXLEN", "~", maxEvents)
+
+if attrs[3] then
+  releaseDedupKey(prefix, attrs[3], jobId)
+  requeueNextDedupJob(k, attrs[3], now, compat)
+end
+
+-- Parent bookkeeping: the parent field carries the queue key and the failure policy.
+local parentKey = attrs[1] or ""
+if parentKey ~= "" or attrs[2] then
+  local parentQueueKey, parentId
+  if attrs[2] then
+    local parent = cjson.decode(attrs[2])
+    parentQueueKey, parentId = parent["queueKey"], parent["id"]
+    if parentKey == "" then
+      parentKey = parentQueueKey .. ":" .. parentId
+    end
+  else
+    parentQueueKey, parentId = splitJobKey(parentKey)
+  end
+  if target == "completed" then
+    recordChildCompleted(jobKey, parentKey, parentQueueKey, parentId, value, now, compat)
+  elseif attrs[2] then
+    recordChildFailed(attrs[2], jobKey, value, now, compat)
+  end
+end
+
+local attemptsMade = redis.call("HINCRBY", jobKey, "atm", 1)
+
+-- Retention: count -1 keeps every job, 0 deletes this one now, n > 0 keeps the newest n;
+-- age (seconds) deletes older jobs, at most limit per call.
+local keep = opts.keepJobs or {}
+local maxCount = tonumber(keep.count) or -1
+if maxCount ~= 0 then
+  local setKey = KEYS[12]
+  redis.call("ZADD", setKey, now, jobId)
+  redis.call("HSET", jobKey, field, value, "finishedOn", now)
+  if target == "failed" then
+    redis.call("HDEL", jobKey, "defa")
+  end
+
+  if keep.age then
+    local limit = tonumber(keep.limit) or 1000
+    local cutoff = tonumber(now) - tonumber(keep.age) * 1000
+    local old = redis.call("ZREVRANGEBYSCORE", setKey, cutoff, "-inf", "LIMIT", 0, limit)
+    for _, id in ipairs(old) do
+      detachFromParent(prefix .. id, nil, compat)
+      removeJobKeys(prefix .. id)
+    end
+    for from = 1, #old, 7000 do
+      redis.call("ZREM", setKey, unpack(old, from, math.min(from + 6999, #old)))
+    end
+  end
+
+  if maxCount > 0 then
+    local extra = redis.call("ZREVRANGE", setKey, maxCount, -1)
+    for _, id in ipairs(extra) do
+      detachFromParent(prefix .. id, nil, compat)
+      removeJobKeys(prefix .. id)
+    end
+    redis.call("ZREMRANGEBYRANK", setKey, 0, -(maxCount + 1))
+  end
+else
+  removeJobKeys(jobKey)
+  if parentKey ~= "" then
+    detachFromParent(jobKey, parentKey, compat)
+  end
+end
+
+redis.call("XADD", k.events, "*", "event", target, "jobId", jobId, field, value,
+  "prev", "active")
+if target == "failed" and attemptsMade >= (tonumber(opts.attempts) or 0) then
+  redis.call("XADD", k.events, "*", "event", "retries-exhausted", "jobId", jobId,
+    "attemptsMade", attemptsMade)
+end
+
+if opts.maxMetricsSize and opts.maxMetricsSize ~= "" then
+  collectMetrics(KEYS[14], KEYS[14] .. ":data", opts.maxMetricsSize, now)
+end
+
+if ARGV[6] == "1" then
+  local result = fetchJob(k, now, opts, compat)
+  if result then
+    return result
+  end
+end
+
+if redis.call("LLEN", k.wait) == 0 and redis.call("LLEN", k.active) == 0
+    and redis.call("ZCARD", k.prioritized) == 0 then
+  redis.call("XADD", k.events, "*", "event", "drained")
+end
+return 0

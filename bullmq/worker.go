@@ -1,0 +1,299 @@
+package bullmq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// ProcessFunc processes one job. Its result is stored as the job's return value, encoded
+// like JSON.stringify (nil becomes null). A returned error fails the attempt; wrap it with
+// Unrecoverable to skip the remaining attempts. The context is cancelled when the worker
+// loses the job's lock or when ShutdownTimeout runs out.
+type ProcessFunc func(ctx context.Context, job *Job) (any, error)
+
+// BackoffFunc computes the delay before retrying a job whose backoff type is a custom name.
+// attemptsMade counts the attempt that just failed (1 for the first). A negative delay
+// fails the job for good; zero retries at once.
+type BackoffFunc func(attemptsMade int, typ string, err error, job *Job) time.Duration
+
+// WorkerOpts configures a Worker. Durations are rounded to milliseconds, the unit BullMQ
+// stores.
+type WorkerOpts struct {
+	// Prefix is the first part of every key. Default "bull".
+	Prefix string
+	// Concurrency is how many jobs the worker processes at the same time. Default 1.
+	Concurrency int
+	// LockDuration is how long a job's lock lives without renewal; a job whose lock expires
+	// is recovered by a stalled check. Default 30s.
+	LockDuration time.Duration
+	// LockRenewTime is the longest time between two renewals of a job's lock.
+	// Default LockDuration/2.
+	LockRenewTime time.Duration
+	// StalledInterval is the period of the stalled-job check, which also runs once at
+	// start. Default 30s.
+	StalledInterval time.Duration
+	// MaxStalledCount is how many times a job may be recovered after stalling before the
+	// next fetch fails it. Default 1.
+	MaxStalledCount int
+	// SkipStalledCheck disables this worker's stalled-job check (other workers may run it).
+	SkipStalledCheck bool
+	// SkipLockRenewal disables lock renewal; jobs running longer than LockDuration are then
+	// recovered as stalled while they run.
+	SkipLockRenewal bool
+	// DrainDelay is how long the worker blocks waiting for a job when the queue is empty and
+	// no delayed job is due, before it fetches again. Default 5s.
+	DrainDelay time.Duration
+	// Name is stored in the "pb" (processed by) field of every job the worker fetches and in
+	// the name of its blocking connection. Default empty: no "pb" field.
+	Name string
+	// Logger receives the worker's logs. Default: logs are discarded.
+	Logger *slog.Logger
+	// Metrics, when set, records per-minute counts of finished jobs.
+	Metrics *MetricsOpts
+	// RemoveOnComplete applies to completed jobs whose options have no removeOnComplete.
+	// Default nil: keep every completed job (Node's default).
+	RemoveOnComplete *Retention
+	// RemoveOnFail applies to failed jobs whose options have no removeOnFail.
+	// Default nil: keep every failed job.
+	RemoveOnFail *Retention
+	// MaxStartedAttempts, when positive, fails a job at once (without running it) once it
+	// has been started more than this many times, and stops retrying a job that has been
+	// started this many times. Default 0: no limit.
+	MaxStartedAttempts int
+	// BackoffStrategies maps custom backoff type names to their delay functions.
+	BackoffStrategies map[string]BackoffFunc
+	// ShutdownTimeout is how long Run waits for active jobs after its context ends. After
+	// it, processor contexts are cancelled and unfinished jobs stay active, to be recovered
+	// by a stalled check. Default 0: wait until every job finishes.
+	ShutdownTimeout time.Duration
+	// PauseCompat selects where ready jobs go while a 5.x-style pause is in effect.
+	// Default PauseAuto.
+	PauseCompat PauseCompat
+
+	// OnCompleted is called after a job was stored as completed, with its return value.
+	OnCompleted func(job *Job, result json.RawMessage)
+	// OnFailed is called after a failed attempt was stored; final is true when the job
+	// will not be retried.
+	OnFailed func(job *Job, err error, final bool)
+	// OnError is called with worker-level errors: Redis unavailable, a lost lock, a
+	// script that rejected a state change.
+	OnError func(err error)
+}
+
+const (
+	defaultLockDuration    = 30 * time.Second
+	defaultStalledInterval = 30 * time.Second
+	defaultDrainDelay      = 5 * time.Second
+	// maxBlockTimeout caps one BZPOPMIN wait, as Node does, so a dropped connection is
+	// noticed within this time.
+	maxBlockTimeout = 10 * time.Second
+	// minBlockTimeout is the shortest BZPOPMIN wait for a delayed job that is almost due.
+	minBlockTimeout = time.Millisecond
+	// maxRateLimitDelay caps the sleep after a rate-limited fetch (Node's
+	// maximumRateLimitDelay), so due delayed jobs keep being promoted.
+	maxRateLimitDelay = 30 * time.Second
+)
+
+// ErrLockLost is the cause of a processor context cancelled because the job's lock could
+// not be renewed: another worker may already be running the job.
+var ErrLockLost = errors.New("bullmq: job lock lost")
+
+// Worker fetches jobs from one queue and runs a ProcessFunc on each, storing results,
+// retries and failures exactly as a Node bullmq worker does.
+type Worker struct {
+	queue  *Queue
+	keys   queueKeys
+	client redis.UniversalClient
+	fn     ProcessFunc
+	opts   WorkerOpts
+	logger *slog.Logger
+
+	// id prefixes lock tokens: "<id>:<n>".
+	id       string
+	tokenSeq atomic.Int64
+	locks    *lockSet
+
+	running atomic.Bool
+}
+
+// NewWorker returns a worker for queue that calls fn for each job. The client is shared
+// and never closed by the worker; blocking waits use a separate connection (see Run).
+func NewWorker(client redis.UniversalClient, queue string, fn ProcessFunc,
+	opts WorkerOpts) *Worker {
+	opts = opts.withDefaults()
+	logger := opts.Logger.With(slog.String("component", "worker"), slog.String("queue", queue))
+	q := NewQueue(client, queue, QueueOpts{
+		Prefix:         opts.Prefix,
+		PauseCompat:    opts.PauseCompat,
+		SkipMetaUpdate: true,
+		Logger:         logger,
+	})
+	return &Worker{
+		queue:  q,
+		keys:   q.keys,
+		client: client,
+		fn:     fn,
+		opts:   opts,
+		logger: logger,
+		id:     uuid.NewString(),
+		locks:  newLockSet(),
+	}
+}
+
+func (o WorkerOpts) withDefaults() WorkerOpts {
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.LockDuration <= 0 {
+		o.LockDuration = defaultLockDuration
+	}
+	if o.LockRenewTime <= 0 {
+		o.LockRenewTime = o.LockDuration / 2
+	}
+	if o.StalledInterval <= 0 {
+		o.StalledInterval = defaultStalledInterval
+	}
+	if o.MaxStalledCount <= 0 {
+		o.MaxStalledCount = 1
+	}
+	if o.DrainDelay <= 0 {
+		o.DrainDelay = defaultDrainDelay
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Queue returns the queue the worker consumes.
+func (w *Worker) Queue() *Queue { return w.queue }
+
+// Run processes jobs until ctx ends, then stops fetching, waits for active jobs (bounded
+// by ShutdownTimeout) and returns nil. Redis errors are logged and retried with backoff;
+// Run returns an error only for an invalid configuration or a second concurrent call.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := validateQueueName(w.queue.name); err != nil {
+		return err
+	}
+	if w.fn == nil {
+		return fmt.Errorf("bullmq: worker for queue %q has no process function", w.queue.name)
+	}
+	if m := w.opts.Metrics; m != nil && m.MaxDataPoints <= 0 {
+		return fmt.Errorf("bullmq: invalid Metrics.MaxDataPoints %d: must be positive",
+			m.MaxDataPoints)
+	}
+	if !w.running.CompareAndSwap(false, true) {
+		return fmt.Errorf("bullmq: worker for queue %q is already running", w.queue.name)
+	}
+	defer w.running.Store(false)
+
+	w.logger.InfoContext(ctx, "Worker starting",
+		slog.Int("concurrency", w.opts.Concurrency),
+		slog.Duration("lock_duration", w.opts.LockDuration),
+		slog.String("worker_id", w.id))
+
+	blocking := newBlockingClient(w.client, w.connectionName())
+	stopBlocking := context.AfterFunc(ctx, func() { _ = blocking.close() })
+	defer func() {
+		stopBlocking()
+		_ = blocking.close()
+	}()
+
+	// Processor contexts outlive ctx until the shutdown timeout, so running jobs can finish.
+	procCtx, cancelProc := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelProc()
+
+	var background sync.WaitGroup
+	if !w.opts.SkipStalledCheck {
+		background.Go(func() { w.runStalledChecker(ctx) })
+	}
+	if !w.opts.SkipLockRenewal {
+		background.Go(func() { w.runLockRenewer(procCtx) })
+	}
+
+	var jobs sync.WaitGroup
+	w.runFetchLoop(ctx, procCtx, blocking, &jobs)
+
+	w.waitForJobs(ctx, &jobs, cancelProc)
+	cancelProc()
+	background.Wait()
+
+	w.logger.InfoContext(ctx, "Worker stopped", slog.String("worker_id", w.id))
+	return nil
+}
+
+// waitForJobs waits for running jobs after shutdown began, cancelling their contexts once
+// ShutdownTimeout has passed.
+func (w *Worker) waitForJobs(ctx context.Context, jobs *sync.WaitGroup, cancel func()) {
+	done := make(chan struct{})
+	go func() {
+		jobs.Wait()
+		close(done)
+	}()
+
+	if w.opts.ShutdownTimeout <= 0 {
+		<-done
+		return
+	}
+
+	timer := time.NewTimer(w.opts.ShutdownTimeout)
+	defer timer.Stop()
+
+	select {
+	case <-done:
+	case <-timer.C:
+		w.logger.WarnContext(ctx, "Shutdown timeout reached, leaving jobs active",
+			slog.Duration("timeout", w.opts.ShutdownTimeout),
+			slog.Int("jobs", w.locks.len()))
+		cancel()
+		<-done
+	}
+}
+
+// nextToken returns a new lock token "<worker uuid>:<n>".
+func (w *Worker) nextToken() string {
+	return fmt.Sprintf("%s:%d", w.id, w.tokenSeq.Add(1))
+}
+
+// reportError logs a worker-level error and passes it to OnError.
+func (w *Worker) reportError(ctx context.Context, msg string, err error, attrs ...slog.Attr) {
+	attrs = append(attrs, slog.Any("err", err))
+	w.logger.LogAttrs(ctx, slog.LevelError, msg, attrs...)
+	if w.opts.OnError != nil {
+		w.opts.OnError(err)
+	}
+}
+
+// sleepCtx sleeps for d or until ctx ends, and reports whether the full time passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// retryBackoff is the delay after n consecutive Redis errors: 100ms doubling to 15s.
+func retryBackoff(n int) time.Duration {
+	d := 100 * time.Millisecond
+	for i := 1; i < n && d < 15*time.Second; i++ {
+		d *= 2
+	}
+	return min(d, 15*time.Second)
+}

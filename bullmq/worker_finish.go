@@ -1,0 +1,199 @@
+package bullmq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	moveToFinishedScript = loadScript("move_to_finished")
+	moveToDelayedScript  = loadScript("move_to_delayed")
+	retryJobScript       = loadScript("retry_job")
+)
+
+// finishTarget selects the finished set and the hash field of the result.
+type finishTarget struct {
+	set   string // "completed" or "failed"
+	field string // "returnvalue" or "failedReason"
+}
+
+var (
+	finishCompleted = finishTarget{set: "completed", field: "returnvalue"}
+	finishFailed    = finishTarget{set: "failed", field: "failedReason"}
+)
+
+// finishOpts is the options JSON of move_to_finished.lua.
+type finishOpts struct {
+	fetchOpts
+	KeepJobs       keepJobs `json:"keepJobs"`
+	Attempts       int      `json:"attempts"`
+	MaxMetricsSize string   `json:"maxMetricsSize"`
+}
+
+// finish moves the active job to completed or failed and returns the next job when the
+// script fetched one (only while the worker is still running).
+func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTarget,
+	value string, fields []string) (*Job, error) {
+	retention := job.Opts.RemoveOnComplete
+	if retention == nil {
+		retention = w.opts.RemoveOnComplete
+	}
+	key := w.keys.completed()
+	if target == finishFailed {
+		retention, key = job.Opts.RemoveOnFail, w.keys.failed()
+		if retention == nil {
+			retention = w.opts.RemoveOnFail
+		}
+	}
+
+	opts := finishOpts{fetchOpts: w.fetchOpts(job.token), KeepJobs: retention.keepJobs(),
+		Attempts: job.Opts.Attempts}
+	if m := w.opts.Metrics; m != nil {
+		opts.MaxMetricsSize = strconv.Itoa(m.MaxDataPoints)
+	}
+	optsJSON, err := json.Marshal(opts)
+	if err != nil {
+		return nil, fmt.Errorf("encoding finish options: %w", err)
+	}
+	fieldsJSON, err := encodeFields(fields)
+	if err != nil {
+		return nil, err
+	}
+
+	keys := append(w.keys.fetchKeys(), key, w.keys.job(job.ID),
+		w.keys.key("metrics:"+target.set))
+	reply, err := w.runWithRetry(ctx, procCtx, "moveToFinished", job, moveToFinishedScript,
+		keys, func() []any {
+			return []any{job.ID, nowMillis(), target.field, value, target.set,
+				w.fetchNextFlag(ctx), w.keys.base + ":", string(optsJSON), fieldsJSON,
+				w.opts.PauseCompat.luaArg()}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return w.nextFromReply(reply, job)
+}
+
+// moveToDelayed schedules a retry after delay and returns the next job when the script
+// fetched one.
+func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay time.Duration,
+	fields []string) (*Job, error) {
+	optsJSON, err := json.Marshal(w.fetchOpts(job.token))
+	if err != nil {
+		return nil, fmt.Errorf("encoding fetch options: %w", err)
+	}
+	fieldsJSON, err := encodeFields(fields)
+	if err != nil {
+		return nil, err
+	}
+
+	k := w.keys
+	keys := []string{k.marker(), k.active(), k.prioritized(), k.delayed(), k.job(job.ID),
+		k.events(), k.meta(), k.stalled(), k.wait(), k.limiter(), k.pc(), k.paused()}
+	reply, err := w.runWithRetry(ctx, procCtx, "moveToDelayed", job, moveToDelayedScript,
+		keys, func() []any {
+			return []any{k.base + ":", nowMillis(), job.ID, job.token,
+				strconv.FormatInt(delay.Milliseconds(), 10), "0", fieldsJSON,
+				w.fetchNextFlag(ctx), string(optsJSON), w.opts.PauseCompat.luaArg()}
+		})
+	if err != nil {
+		return nil, err
+	}
+	return w.nextFromReply(reply, job)
+}
+
+// retryJob pushes the job back to wait (the front when it is LIFO) for an immediate retry.
+func (w *Worker) retryJob(ctx, procCtx context.Context, job *Job, fields []string) error {
+	fieldsJSON, err := encodeFields(fields)
+	if err != nil {
+		return err
+	}
+	push := "LPUSH"
+	if job.Opts.LIFO {
+		push = "RPUSH"
+	}
+
+	k := w.keys
+	keys := []string{k.active(), k.wait(), k.paused(), k.job(job.ID), k.meta(), k.events(),
+		k.delayed(), k.prioritized(), k.pc(), k.marker(), k.stalled()}
+	_, err = w.runWithRetry(ctx, procCtx, "retryJob", job, retryJobScript, keys,
+		func() []any {
+			return []any{k.base + ":", nowMillis(), push, job.ID, job.token, fieldsJSON,
+				w.opts.PauseCompat.luaArg()}
+		})
+	return err
+}
+
+// runWithRetry runs a state-changing script, retrying Redis errors with backoff until it
+// succeeds or procCtx ends. Arguments are rebuilt per attempt so "now" stays current.
+// A negative reply becomes a *ScriptError and is not retried.
+func (w *Worker) runWithRetry(ctx, procCtx context.Context, command string, job *Job,
+	script interface {
+		Run(context.Context, redis.Scripter, []string, ...any) *redis.Cmd
+	}, keys []string, args func() []any) (any, error) {
+	for attempt := 1; ; attempt++ {
+		reply, err := script.Run(procCtx, w.client, keys, args()...).Result()
+		if err == nil {
+			if code, ok := reply.(int64); ok && code < 0 {
+				return nil, &ScriptError{Code: int(code), JobID: job.ID, Command: command}
+			}
+			return reply, nil
+		}
+		if procCtx.Err() != nil {
+			return nil, fmt.Errorf("running %s for job %s: %w", command, job.ID, err)
+		}
+
+		w.logger.WarnContext(ctx, "Script failed, retrying", slog.String("script", command),
+			slog.String("job_id", job.ID), slog.Int("attempt", attempt), slog.Any("err", err))
+		if !sleepCtx(procCtx, retryBackoff(attempt)) {
+			return nil, fmt.Errorf("running %s for job %s: %w", command, job.ID, err)
+		}
+	}
+}
+
+// nextFromReply decodes a chained fetch; a plain 0 means no next job.
+func (w *Worker) nextFromReply(reply any, job *Job) (*Job, error) {
+	if _, ok := reply.([]any); !ok {
+		return nil, nil
+	}
+	res, err := w.parseFetchReply(reply, job.token)
+	if err != nil {
+		return nil, err
+	}
+	return res.job, nil
+}
+
+// fetchNextFlag is "1" while the worker runs, so finishing a job also fetches the next.
+func (w *Worker) fetchNextFlag(ctx context.Context) string {
+	if ctx.Err() != nil {
+		return "0"
+	}
+	return "1"
+}
+
+// encodeFields encodes a flat field/value list as a JSON array, or "" when empty.
+func encodeFields(fields []string) (string, error) {
+	if len(fields) == 0 {
+		return "", nil
+	}
+	b, err := marshalJSON(fields)
+	if err != nil {
+		return "", fmt.Errorf("encoding job fields: %w", err)
+	}
+	return string(b), nil
+}
+
+func nowMillis() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) }
+
+// errScript reports whether err is a script rejection with the given code.
+func errScript(err error, code int) bool {
+	var se *ScriptError
+	return errors.As(err, &se) && se.Code == code
+}
