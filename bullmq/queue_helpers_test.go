@@ -88,3 +88,7 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+func redisZ(score float64, member string) redis.Z {
+	return redis.Z{Score: score, Member: member}
+}
