@@ -5,7 +5,7 @@
 GO  ?= go
 NPM ?= npm
 
-.PHONY: test vet build
+.PHONY: test vet build demo
 
 test: interop/node_modules
 	$(GO) vet ./...
@@ -16,6 +16,11 @@ vet:
 
 build:
 	$(GO) build -o bin/nimara ./cmd/nimara
+
+# Run the fleet on real input: a Node producer enqueues CRM jobs, nimara processes them,
+# QueueEvents and Socket.IO browsers show the results. Needs Redis, PostgreSQL and psql.
+demo:
+	interop/demo/run.sh
 
 # Reinstall the Node interop peers when node_modules is missing or older than
 # the lockfile. The touch marks the directory as current even when npm ci
