@@ -1,6 +1,6 @@
-// Package realtime is the catalog of the CRM's Socket.IO events: for every event it fixes the
-// name, the rooms it goes to and the payload type, so a handler cannot send an event to a
-// wrong room or with a wrong payload.
+// Package realtime is the catalog of the CRM's Socket.IO events. For every event it fixes
+// the name, the rooms and the payload type, so a handler cannot send an event to a wrong
+// room or with a wrong payload.
 //
 // Each event has a constructor that takes the ids of its rooms and a typed payload, and
 // returns an Event ready to emit:
