@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Open returns a pool for databaseURL (a postgres:// URL or a keyword/value string) and
-// checks that the server answers. Sessions use the UTC time zone, so timestamp columns
+// Open returns a pool for databaseURL (a postgres:// URL or a keyword/value string) after
+// a ping succeeds. Sessions use the UTC time zone, so timestamp columns
 // without time zone (the Better Auth tables) compare with now() as UTC wall-clock times.
 func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)

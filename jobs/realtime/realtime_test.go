@@ -123,7 +123,7 @@ type namedEvent interface {
 	Rooms() []string
 }
 
-// Ids used to build every event; each room pattern expands with the matching one.
+// Ids used to build every event. Each room pattern expands with the matching id.
 const (
 	portID     = "p-1"
 	userID     = "u-1"

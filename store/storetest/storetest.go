@@ -2,8 +2,8 @@
 // one server and run in parallel.
 //
 // The server comes from TEST_DATABASE_URL, then DATABASE_URL, and defaults to
-// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable. Tests fail when it does not
-// answer. Production code never imports this package.
+// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable. Tests fail when the server
+// cannot be reached. Production code never imports this package.
 package storetest
 
 import (
