@@ -168,7 +168,7 @@ func producerInteropCases(major int) map[string]func(*testing.T, *nodepeer.Peer)
 	return cases
 }
 
-// Item 1: a Go add has exactly Node's fields, and Node's getJob reads it back.
+// Node's getJob reads a Go add with the same name, data, options and timestamp.
 func testGoAddReadByNode(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 
@@ -243,8 +243,7 @@ return { id: job.id, opts: job.opts, timestamp: job.timestamp };
 		t.Errorf("Go backoff = %+v, want fixed 500ms", o.Backoff)
 	}
 
-	// Encoding the options Go read must give what Node's getJob returns (with its long
-	// names mapped back to the stored ones).
+	// Encoding the options Go read must give the stored options back.
 	stored, err := o.storedOpts()
 	if err != nil {
 		t.Fatalf("storedOpts: %v", err)
@@ -259,7 +258,7 @@ return { id: job.id, opts: job.opts, timestamp: job.timestamp };
 	}
 }
 
-// Item 2: Node and Go share the id counter.
+// Node and Go share the id counter.
 func testSharedIDCounter(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 
@@ -273,7 +272,7 @@ func testSharedIDCounter(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 4: Go and Node accept and reject the same custom ids.
+// Go and Node accept and reject the same custom ids.
 func testCustomIDRulesAgree(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -291,7 +290,7 @@ try { await q.add('n', {}, { jobId: args.id }); return true; } catch (err) { ret
 	}
 }
 
-// Item 5: a Go delayed add has Node's score, event and marker, and Node sees it delayed.
+// A Go delayed add has Node's score, and Node reports it delayed.
 func testInteropDelayedAdd(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -315,7 +314,7 @@ func testInteropDelayedAdd(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 7: a Node worker runs Go's jobs by priority, plain jobs first.
+// A Node worker runs Go's jobs by priority, plain jobs first.
 func testPriorityOrder(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 
@@ -334,7 +333,7 @@ func testPriorityOrder(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 8: Go adds A, B, then C with lifo; a Node worker runs C, A, B.
+// Go adds A, B, then C with lifo; a Node worker runs C, A, B.
 func testLIFOOrder(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 
@@ -352,7 +351,7 @@ func testLIFOOrder(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 22: Go pauses, a Node add lands in wait without a marker, and the Node worker runs
+// Go pauses, a Node add lands in wait without a marker, and the Node worker runs
 // it only after Go resumes.
 func testGoPauseNodeAdd(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
@@ -403,7 +402,7 @@ func testGoPauseNodeAdd(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 23: Go resumes a queue that Node 5.x paused with jobs.
+// Go resumes a queue that Node 5.x paused with jobs.
 func testGoResumesV5Pause(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -447,7 +446,7 @@ return ids;
 	}
 }
 
-// Item 23, variant: jobs Go wrote to wait during the 5.x pause run after the paused ones.
+// Jobs Go wrote to wait during the 5.x pause run after the paused ones.
 func testGoResumesV5PauseWithWait(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{PauseCompat: PauseV6})
 	ctx := testContext(t)
@@ -526,8 +525,7 @@ func testGoPauseV5NodeResume(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 27: simple deduplication, and the key is released when a Node worker completes the
-// owner.
+// Simple deduplication, and the key is released when a Node worker completes the owner.
 func testInteropDedupSimple(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -557,7 +555,7 @@ func testInteropDedupSimple(t *testing.T, peer *nodepeer.Peer) {
 	})
 }
 
-// Item 28: a throttle key outlives the completed owner; extend renews its TTL.
+// A throttle key outlives the completed owner, and extend renews its TTL.
 func testInteropDedupThrottle(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -585,7 +583,7 @@ func testInteropDedupThrottle(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 29: replace swaps a delayed owner; Node's queue then sees only the new job.
+// Replace swaps a delayed owner, and Node's queue then lists only the new job.
 func testInteropDedupReplace(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)
@@ -614,8 +612,8 @@ func testInteropDedupReplace(t *testing.T, peer *nodepeer.Peer) {
 	}
 }
 
-// Item 30, producer half: while a Node worker holds the owner active, Go adds are stored in
-// dn and the last one becomes a job when the owner completes.
+// While a Node worker keeps the owner active, Go adds are stored in dn, and the last one
+// becomes a job when the owner completes.
 func testInteropKeepLastIfActive(t *testing.T, peer *nodepeer.Peer) {
 	e := newInteropEnv(t, peer, QueueOpts{})
 	ctx := testContext(t)

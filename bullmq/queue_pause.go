@@ -30,10 +30,10 @@ func (q *Queue) Pause(ctx context.Context) error {
 	return nil
 }
 
-// Resume lets workers take jobs again, as Node bullmq 6.x resumes: it deletes the meta
-// field "paused", moves the jobs of a paused list left by a 5.x pause back to wait (they
-// run before jobs already in wait, in their own order), wakes the workers, and writes one
-// "resumed" event. The paused list is moved at most 7000 jobs per script call, so other
+// Resume lets workers take jobs again, as Node bullmq 6.x resumes. It deletes the meta
+// field "paused" and moves the jobs of a paused list left by a 5.x pause back to wait, where
+// they keep their order and run before the jobs already in wait. Then it wakes the workers
+// and writes one "resumed" event. Each script call moves at most 7000 jobs, so other
 // clients are not blocked for long.
 func (q *Queue) Resume(ctx context.Context) error {
 	if err := q.ensureMeta(ctx); err != nil {

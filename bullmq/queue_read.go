@@ -19,7 +19,8 @@ var defaultCountTypes = []string{
 }
 
 // GetJob reads the job with this id. It returns ErrJobNotFound when the job hash does not
-// exist. A stored job that cannot be decoded is still returned; Malformed tells why.
+// exist. A stored job that cannot be decoded is still returned, and its Malformed method
+// returns the reason.
 func (q *Queue) GetJob(ctx context.Context, id string) (*Job, error) {
 	fields, err := q.client.HGetAll(ctx, q.keys.job(id)).Result()
 	if err != nil {

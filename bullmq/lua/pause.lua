@@ -30,8 +30,8 @@ if pausesLikeV5() and rcall("EXISTS", waitKey) == 1 then
   if rcall("EXISTS", pausedKey) == 0 then
     rcall("RENAME", waitKey, pausedKey)
   else
-    -- The paused list already holds jobs (the queue was paused before). RENAME would drop
-    -- them, so move the wait jobs behind them instead, oldest first, keeping their order.
+    -- The paused list already contains jobs because the queue was paused before. RENAME
+    -- would drop them, so move the wait jobs behind them instead, keeping their order.
     local batchSize = 7000
     while true do
       local ids = rcall("LRANGE", waitKey, -batchSize, -1)

@@ -30,9 +30,9 @@ if rcall("EXISTS", pausedKey) == 1 then
   if rcall("EXISTS", waitKey) == 0 then
     rcall("RENAME", pausedKey, waitKey)
   else
-    -- The head of the paused list holds its newest jobs. Appending them at the tail of wait,
-    -- where workers pop, keeps the batch in order; later batches hold older jobs and land
-    -- nearer the tail, so the overall order is kept too.
+    -- The head of the paused list contains its newest jobs. Appending them at the tail of
+    -- wait, where workers pop, keeps the batch in order. Later batches contain older jobs
+    -- and land nearer the tail, so the overall order is kept too.
     local ids = rcall("LRANGE", pausedKey, 0, 6999)
     rcall("RPUSH", waitKey, unpack(ids))
     rcall("LTRIM", pausedKey, #ids, -1)
