@@ -81,6 +81,8 @@ local function scheduleDelayed(jobId, delayMs)
 end
 
 -- Move a parent whose last dependency just finished out of waiting-children.
+-- NOTE: only reached when a duplicate custom id names a completed job and the add has a
+-- parent; no test covers this path yet.
 local function releaseParentIfReady(parentId, parentQueueKey)
   if rcall("SCARD", parentDepsKey) ~= 0 or rcall("EXISTS", parentKey) == 0 then
     return
