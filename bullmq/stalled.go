@@ -11,7 +11,8 @@ import (
 var moveStalledJobsScript = loadScript("move_stalled_jobs")
 
 // runStalledChecker recovers stalled jobs once at start and then every StalledInterval,
-// until ctx ends. Across all workers of a queue the check runs at most once per interval.
+// until ctx ends. The script skips the check while the stalled-check key written by the
+// last check (of any worker, with that worker's interval as TTL) exists.
 func (w *Worker) runStalledChecker(ctx context.Context) {
 	ticker := time.NewTicker(w.opts.StalledInterval)
 	defer ticker.Stop()

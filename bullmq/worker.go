@@ -15,14 +15,14 @@ import (
 )
 
 // ProcessFunc processes one job. Its result is stored as the job's return value, encoded
-// like JSON.stringify (nil becomes null). A returned error fails the attempt; wrap it with
-// Unrecoverable to skip the remaining attempts. The context is cancelled when the worker
-// loses the job's lock or when ShutdownTimeout runs out.
+// like JSON.stringify (nil becomes null). A returned error fails the attempt, and an error
+// wrapped with Unrecoverable also skips the remaining attempts. The context is cancelled
+// when the worker loses the job's lock or when ShutdownTimeout runs out.
 type ProcessFunc func(ctx context.Context, job *Job) (any, error)
 
 // BackoffFunc computes the delay before retrying a job whose backoff type is a custom name.
 // attemptsMade counts the attempt that just failed (1 for the first). A negative delay
-// fails the job for good; zero retries at once.
+// fails the job for good, and zero retries at once.
 type BackoffFunc func(attemptsMade int, typ string, err error, job *Job) time.Duration
 
 // WorkerOpts configures a Worker. Durations are rounded to milliseconds, the unit BullMQ
@@ -32,7 +32,7 @@ type WorkerOpts struct {
 	Prefix string
 	// Concurrency is how many jobs the worker processes at the same time. Default 1.
 	Concurrency int
-	// LockDuration is how long a job's lock lives without renewal; a job whose lock expires
+	// LockDuration is how long a job's lock lives without renewal. A job whose lock expires
 	// is recovered by a stalled check. Default 30s.
 	LockDuration time.Duration
 	// LockRenewTime is the longest time between two renewals of a job's lock.
@@ -46,7 +46,7 @@ type WorkerOpts struct {
 	MaxStalledCount int
 	// SkipStalledCheck disables this worker's stalled-job check (other workers may run it).
 	SkipStalledCheck bool
-	// SkipLockRenewal disables lock renewal; jobs running longer than LockDuration are then
+	// SkipLockRenewal disables lock renewal, so jobs running longer than LockDuration are
 	// recovered as stalled while they run.
 	SkipLockRenewal bool
 	// DrainDelay is how long the worker blocks waiting for a job when the queue is empty and
@@ -81,7 +81,7 @@ type WorkerOpts struct {
 
 	// OnCompleted is called after a job was stored as completed, with its return value.
 	OnCompleted func(job *Job, result json.RawMessage)
-	// OnFailed is called after a failed attempt was stored; final is true when the job
+	// OnFailed is called after a failed attempt was stored. final is true when the job
 	// will not be retried.
 	OnFailed func(job *Job, err error, final bool)
 	// OnError is called with worker-level errors: Redis unavailable, a lost lock, a
@@ -107,8 +107,9 @@ const (
 // not be renewed: another worker may already be running the job.
 var ErrLockLost = errors.New("bullmq: job lock lost")
 
-// Worker fetches jobs from one queue and runs a ProcessFunc on each, storing results,
-// retries and failures exactly as a Node bullmq worker does.
+// Worker fetches jobs from one queue and runs a ProcessFunc on each. It stores results,
+// retries and failures with the keys, fields and events that Node bullmq 6.7.6 and 5.81.5
+// workers write.
 type Worker struct {
 	queue  *Queue
 	keys   queueKeys
@@ -181,8 +182,14 @@ func (o WorkerOpts) withDefaults() WorkerOpts {
 func (w *Worker) Queue() *Queue { return w.queue }
 
 // Run processes jobs until ctx ends, then stops fetching, waits for active jobs (bounded
-// by ShutdownTimeout) and returns nil. Redis errors are logged and retried with backoff;
+// by ShutdownTimeout) and returns nil. Redis errors are logged and retried with backoff.
 // Run returns an error only for an invalid configuration or a second concurrent call.
+//
+// While the queue is empty, Run blocks with BZPOPMIN on a connection of its own, named
+// "<prefix>:<base64(queue)>[:w:<Name>]" so Node's Queue.getWorkers lists the worker. That
+// connection comes from a copy of a *redis.Client or *redis.ClusterClient. Other client
+// types block on the shared client without a name, and shutdown then waits up to
+// DrainDelay for the blocked call to return.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := validateQueueName(w.queue.name); err != nil {
 		return err

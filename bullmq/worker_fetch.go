@@ -27,6 +27,10 @@ type fetchResult struct {
 
 // fetchOpts is the options JSON of move_to_active.lua and the fetch-next part of the
 // finishing scripts.
+//
+// NOTE: there is no worker-level rate limiter yet. Only the queue's global rate limit (meta
+// max and duration) is applied, and Node's manual rate limit error
+// (bullmq:rateLimitExceeded) is handled as an ordinary failure.
 type fetchOpts struct {
 	Token        string `json:"token"`
 	LockDuration int64  `json:"lockDuration"`
@@ -104,8 +108,8 @@ func toInt64(v any) int64 {
 }
 
 // runFetchLoop fetches jobs while a concurrency slot is free and starts one goroutine per
-// fetched job; that goroutine keeps the slot while it chains further jobs fetched by the
-// finishing script. When the queue is empty it blocks on the marker key.
+// fetched job. That goroutine keeps the slot while it processes the further jobs that the
+// finishing scripts fetch. When the queue is empty, the loop blocks on the marker key.
 func (w *Worker) runFetchLoop(ctx, procCtx context.Context, blocking *blockingClient,
 	jobs *sync.WaitGroup) {
 	slots := make(chan struct{}, w.opts.Concurrency)

@@ -41,6 +41,8 @@ func (w *Worker) processJob(ctx, procCtx context.Context, job *Job) *Job {
 		return w.handleFailure(ctx, procCtx, job, Unrecoverable(errors.New(reason)), "")
 	}
 
+	// NOTE: a Go worker does not yet create the next iteration of a job scheduler before
+	// running its current one, as Node workers do, so scheduled jobs need a Node worker.
 	start := time.Now()
 	result, err, stack := w.callProcessor(jobCtx, job)
 
@@ -159,7 +161,7 @@ func (w *Worker) handleFailure(ctx, procCtx context.Context, job *Job, procErr e
 	return next
 }
 
-// retryDecision tells whether the job gets another attempt, and after which delay.
+// retryDecision reports whether the job gets another attempt, and after which delay.
 func (w *Worker) retryDecision(ctx context.Context, job *Job, err error) (time.Duration,
 	bool) {
 	if IsUnrecoverable(err) || job.AttemptsMade+1 >= job.Opts.Attempts {

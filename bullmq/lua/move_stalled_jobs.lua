@@ -41,7 +41,7 @@ for _, id in ipairs(candidates) do
         and redis.call("LREM", activeKey, 1, id) > 0 then
       local stalls = redis.call("HINCRBY", jobKey, "stc", 1)
 
-      -- The current iteration of a job scheduler is never failed for stalling.
+      -- A job whose scheduler still exists gets no deferred failure, however often it stalls.
       local schedulerId = redis.call("HGET", jobKey, "rjk")
       local fromScheduler = false
       if schedulerId then

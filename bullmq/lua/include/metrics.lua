@@ -1,6 +1,6 @@
--- Count one finished job in the per-minute metrics of hash metricsKey and list dataKey:
--- "count" is the total, "prevTS"/"prevCount" mark the first finish of the newest minute,
--- and each closed minute pushes its count (plus zeros for empty minutes) to the list head.
+-- Count one finished job in the per-minute metrics of hash metricsKey and list dataKey.
+-- "count" is the total, and "prevTS"/"prevCount" mark the first finish of the newest minute.
+-- Each closed minute pushes its count, plus a zero per empty minute, to the list head.
 local function collectMetrics(metricsKey, dataKey, maxDataPoints, now)
   local before = redis.call("HINCRBY", metricsKey, "count", 1) - 1
   local prevTS = redis.call("HGET", metricsKey, "prevTS")
