@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/portnimara/nimara/bullmq"
+	"github.com/portnimara/nimara/queues"
+)
+
+func newCmdJobs(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "jobs <command>",
+		Short: "Manage the jobs of the CRM's queues",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+	cmd.AddCommand(newCmdJobsAdd(f, nil))
+	return cmd
+}
+
+// JobsAddOptions are the settings of nimara jobs add.
+type JobsAddOptions struct {
+	Factory *Factory
+
+	Queue string
+	Name  string
+	// Data is the job's data as JSON text.
+	Data json.RawMessage
+	// Opts are the parsed --opts. Attempts is the catalog's when --opts has no attempts.
+	Opts bullmq.JobOpts
+}
+
+func newCmdJobsAdd(f *Factory, runF func(context.Context, *JobsAddOptions) error,
+) *cobra.Command {
+	opts := &JobsAddOptions{Factory: f}
+	var data, rawOpts string
+
+	cmd := &cobra.Command{
+		Use:   "add <queue> <name> [flags]",
+		Short: "Add a job to a queue",
+		Long: `Add a job to a queue, as Node's queue.add(name, data, opts) does, and print
+its id.
+
+--opts takes Node's option names: jobId, delay, priority, lifo, attempts, backoff,
+removeOnComplete, removeOnFail, deduplication, timestamp, keepLogs, stackTraceLimit.
+Times are milliseconds. When --opts sets no attempts, the queue's catalog attempts
+apply.`,
+		Example: `  # Notify a user
+  $ nimara jobs add notifications create --data '{"userId":"u1","type":"t","title":"Hi"}'
+
+  # Add with retries and a custom id
+  $ nimara jobs add notifications create --data '{"userId":"u1","type":"t","title":"Hi"}' \
+      --opts '{"jobId":"welcome-u1","attempts":5,"backoff":{"type":"exponential","delay":1000}}'`,
+		Args: exactArgs(2, "queue and job name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Queue, opts.Name = args[0], args[1]
+			if err := parseJobsAddFlags(opts, data, rawOpts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runJobsAdd(cmd.Context(), opts)
+		},
+	}
+
+	cmd.Flags().StringVar(&data, "data", "{}", "job data as JSON")
+	cmd.Flags().StringVar(&rawOpts, "opts", "", "job options as JSON, with Node's option names")
+	return cmd
+}
+
+func parseJobsAddFlags(opts *JobsAddOptions, data, rawOpts string) error {
+	q, ok := queues.Lookup(opts.Queue)
+	if !ok {
+		return &usageError{err: &queues.UnknownQueueError{Name: opts.Queue}}
+	}
+	if opts.Name == "" {
+		return usageErrorf("job name must not be empty")
+	}
+
+	if !json.Valid([]byte(data)) {
+		return usageErrorf("invalid --data: not valid JSON")
+	}
+	opts.Data = json.RawMessage(data)
+
+	parsed, err := bullmq.ParseNodeJobOpts([]byte(rawOpts))
+	if err != nil {
+		return usageErrorf("invalid --opts: %w", err)
+	}
+	if !hasJSONKey([]byte(rawOpts), "attempts") {
+		parsed.Attempts = q.MaxAttempts
+	}
+	opts.Opts = parsed
+	return nil
+}
+
+// hasJSONKey reports whether raw is a JSON object with key at its top level.
+func hasJSONKey(raw []byte, key string) bool {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return false
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return false
+	}
+	_, ok := fields[key]
+	return ok
+}
+
+func runJobsAdd(ctx context.Context, opts *JobsAddOptions) error {
+	cfg, err := opts.Factory.Config()
+	if err != nil {
+		return err
+	}
+
+	rdb, err := openRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	queue := bullmq.NewQueue(rdb, opts.Queue, bullmq.QueueOpts{
+		Prefix: cfg.Prefix,
+		Logger: cfg.Logger(opts.Factory.ErrOut),
+	})
+	job, err := queue.Add(ctx, opts.Name, opts.Data, opts.Opts)
+	if err != nil {
+		return fmt.Errorf("add job %s to queue %s: %w", opts.Name, opts.Queue, err)
+	}
+
+	fmt.Fprintln(opts.Factory.Out, job.ID)
+	return nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/portnimara/nimara/jobs/realtime"
+	"github.com/portnimara/nimara/queues"
+	"github.com/portnimara/nimara/socketio/emitter"
+	"github.com/portnimara/nimara/store"
+)
+
+// WorkerOptions are the settings of nimara worker.
+type WorkerOptions struct {
+	Factory *Factory
+
+	// Queues are the queues to consume. Empty means every queue that has handlers.
+	Queues []string
+	// Concurrency overrides the catalog concurrency of some queues.
+	Concurrency     map[string]int
+	ShutdownTimeout time.Duration
+	LockDuration    time.Duration
+	StalledInterval time.Duration
+}
+
+func newCmdWorker(f *Factory, runF func(context.Context, *WorkerOptions) error) *cobra.Command {
+	opts := &WorkerOptions{Factory: f}
+
+	cmd := &cobra.Command{
+		Use:   "worker [flags]",
+		Short: "Process jobs of the CRM's queues",
+		Long: `Run BullMQ workers for the chosen queues until SIGINT or SIGTERM.
+
+Each queue runs with its catalog concurrency unless --concurrency overrides it. On
+SIGINT or SIGTERM the workers stop fetching, let active jobs finish within
+--shutdown-timeout, and the process exits 0. Jobs still running after the timeout stay
+active, and a stalled-job check of another worker runs them again.`,
+		Example: `  # Run every queue that has handlers
+  $ nimara worker
+
+  # Run only notifications, with 20 jobs at a time
+  $ nimara worker --queues notifications --concurrency notifications=20`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := validateWorkerOptions(opts); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runWorker(cmd.Context(), opts)
+		},
+	}
+
+	cmd.Flags().StringSliceVar(&opts.Queues, "queues", nil,
+		"comma-separated queues to consume (default: every queue with handlers)")
+	cmd.Flags().StringToIntVar(&opts.Concurrency, "concurrency", nil,
+		"jobs run at once per queue, as queue=n,... (default: the catalog's)")
+	cmd.Flags().DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
+		"how long active jobs may run after SIGTERM")
+	cmd.Flags().DurationVar(&opts.LockDuration, "lock-duration", 30*time.Second,
+		"lifetime of a job lock that is not renewed")
+	cmd.Flags().DurationVar(&opts.StalledInterval, "stalled-interval", 30*time.Second,
+		"period of the stalled-job check")
+	return cmd
+}
+
+// validateWorkerOptions fills the default queues and rejects names that no worker can run.
+func validateWorkerOptions(opts *WorkerOptions) error {
+	withHandlers := queues.DefaultRegistry(queues.Deps{}).Queues()
+	if len(opts.Queues) == 0 {
+		opts.Queues = withHandlers
+	}
+
+	for _, name := range opts.Queues {
+		if _, ok := queues.Lookup(name); !ok {
+			return &usageError{err: &queues.UnknownQueueError{Name: name}}
+		}
+		if !slices.Contains(withHandlers, name) {
+			return usageErrorf("queue %q has no handlers in this build: use %s", name,
+				strings.Join(withHandlers, ", "))
+		}
+	}
+	for name, n := range opts.Concurrency {
+		if !slices.Contains(opts.Queues, name) {
+			return usageErrorf("--concurrency names queue %q, which is not in --queues", name)
+		}
+		if n < 1 {
+			return usageErrorf("invalid --concurrency %s=%d: must be at least 1", name, n)
+		}
+	}
+	for flag, d := range map[string]time.Duration{"shutdown-timeout": opts.ShutdownTimeout,
+		"lock-duration": opts.LockDuration, "stalled-interval": opts.StalledInterval} {
+		if d < 0 {
+			return usageErrorf("invalid --%s %s: must not be negative", flag, d)
+		}
+	}
+	return nil
+}
+
+func runWorker(ctx context.Context, opts *WorkerOptions) error {
+	cfg, err := opts.Factory.Config()
+	if err != nil {
+		return err
+	}
+	logger := cfg.Logger(opts.Factory.ErrOut)
+
+	rdb, err := openRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	pool, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	pub := realtime.NewEmitterPublisher(emitter.New(rdb, emitter.Options{Key: cfg.SocketIOKey}))
+	registry := queues.DefaultRegistry(queues.Deps{DB: pool, Publisher: pub, Logger: logger})
+
+	hostname, _ := os.Hostname()
+	workers, err := registry.NewWorkers(rdb, opts.Queues, queues.WorkerConfig{
+		Prefix:          cfg.Prefix,
+		Concurrency:     opts.Concurrency,
+		ShutdownTimeout: opts.ShutdownTimeout,
+		LockDuration:    opts.LockDuration,
+		StalledInterval: opts.StalledInterval,
+		Name:            fmt.Sprintf("nimara:%s:%d", hostname, os.Getpid()),
+		Logger:          logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	logger.InfoContext(ctx, "Worker process starting",
+		slog.Any("queues", opts.Queues),
+		slog.String("prefix", cfg.Prefix),
+		slog.String("socketio_key", cfg.SocketIOKey),
+		slog.Duration("shutdown_timeout", opts.ShutdownTimeout))
+
+	if err := queues.Run(ctx, workers); err != nil {
+		return err
+	}
+
+	logger.Info("Worker process stopped", slog.Any("queues", opts.Queues))
+	return nil
+}
+
+// openRedis connects to url and checks the server with PING.
+func openRedis(ctx context.Context, url string) (*redis.Client, error) {
+	ropts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Redis URL: %w", err)
+	}
+	rdb := redis.NewClient(ropts)
+
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("connect to Redis at %s: %w", ropts.Addr, err)
+	}
+	return rdb, nil
+}
