@@ -16,7 +16,7 @@ type Queue struct {
 	// MaxAttempts is the retry budget producers give the queue's jobs (BullMQ's attempts
 	// option), counting the first run.
 	MaxAttempts int
-	// Description says what the queue contains.
+	// Description is a summary of the queue's jobs.
 	Description string
 }
 

@@ -37,8 +37,10 @@ func DefaultRegistry(deps Deps) *Registry {
 	r := NewRegistry()
 
 	n := notifications.NewHandler(deps.DB, deps.Publisher, deps.Logger)
-	// The queue is in the catalog, so Register cannot fail.
-	_ = r.Register(notifications.Queue, n.Handlers())
+	if err := r.Register(notifications.Queue, n.Handlers()); err != nil {
+		// Only a programming error gets here: a queue outside the catalog or a repeated name.
+		panic("queues: " + err.Error())
+	}
 
 	return r
 }

@@ -148,7 +148,7 @@ func (h *Handler) insert(ctx context.Context, data CreateData, key string) (stri
 	}
 
 	// The user exists and no row carries the key, so a concurrent run of the same job
-	// must have inserted the row in a transaction that is not visible yet. A retry sees it.
+	// must have inserted the row in a transaction that is not visible yet. A retry finds it.
 	return "", fmt.Errorf("insert notification %s: conflicting row not visible yet", key)
 }
 
