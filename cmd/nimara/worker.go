@@ -148,6 +148,8 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 		slog.String("socketio_key", cfg.SocketIOKey),
 		slog.Duration("shutdown_timeout", opts.ShutdownTimeout))
 
+	// TODO: exit 1 when the shutdown timeout cut jobs short. bullmq.Worker.Run returns nil
+	// in that case too, so the process exits 0 and the jobs are left to the stalled check.
 	if err := queues.Run(ctx, workers); err != nil {
 		return err
 	}
