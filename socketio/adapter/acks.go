@@ -1,0 +1,71 @@
+package adapter
+
+import (
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/v2/socket"
+)
+
+// ackRequest is a broadcast with acknowledgements that this server published: the
+// socket.io layer's callbacks for the client count of each server and for each client's
+// acknowledgement.
+type ackRequest struct {
+	clientCount func(uint64)
+	ack         socket.Ack
+
+	// single is set for RemoteSocket.Emit with an acknowledgement. The zishang520 broadcast
+	// operator then passes the first response to the caller as the argument list, so each
+	// remote value is wrapped in a list of its own.
+	single bool
+}
+
+// ackRegistry holds the acknowledged broadcasts of one adapter. Like the Node adapters, it
+// forgets a request after its timeout, because it cannot know when every client answered.
+type ackRegistry struct {
+	mu       sync.Mutex
+	requests map[string]*ackRequest
+}
+
+func newAckRegistry() *ackRegistry {
+	return &ackRegistry{requests: map[string]*ackRequest{}}
+}
+
+func (r *ackRegistry) add(id string, req *ackRequest, timeout time.Duration) {
+	r.mu.Lock()
+	r.requests[id] = req
+	r.mu.Unlock()
+
+	time.AfterFunc(timeout, func() {
+		r.mu.Lock()
+		delete(r.requests, id)
+		r.mu.Unlock()
+	})
+}
+
+func (r *ackRegistry) get(id string) (*ackRequest, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	req, ok := r.requests[id]
+	return req, ok
+}
+
+// clientCount reports the number of clients a remote server delivered to.
+func (req *ackRequest) reportCount(v any) bool {
+	n, ok := intValue(v)
+	if !ok || n < 0 {
+		return false
+	}
+	req.clientCount(uint64(n))
+	return true
+}
+
+// reportAck passes one remote client's acknowledgement value to the caller.
+func (req *ackRequest) reportAck(value any) {
+	if req.single {
+		req.ack([]any{[]any{value}}, nil)
+		return
+	}
+	req.ack([]any{value}, nil)
+}
