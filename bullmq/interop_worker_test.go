@@ -613,18 +613,26 @@ state.qe.on('completed', () => { state.completed++; });`, nil)
 		startWorker(t, env.q, func(ctx context.Context, j *Job) (any, error) {
 			return j.ID, nil
 		}, WorkerOpts{Concurrency: 10})
-		for i := range total - 1 {
-			mustAdd(t, env.q, "e", map[string]int{"i": i}, JobOpts{})
+		// Jobs go in batches of 10 (about 50 events), each added once the previous batch
+		// completed, so a reader that keeps up never falls more than maxLenEvents behind.
+		// Without that pacing a reader under load can lose entries that XTRIM removed before
+		// it read them, with Node peers alone as well.
+		sampleLen := func() {
 			if n := env.client.XLen(ctx, env.q.keys.events()).Val(); n > maxLen {
 				maxLen = n
 			}
 		}
-		waitFor(t, 30*time.Second, "1000 completions", func() bool {
-			if n := env.client.XLen(ctx, env.q.keys.events()).Val(); n > maxLen {
-				maxLen = n
+		for batch := range (total - 1) / 10 {
+			for i := range 10 {
+				mustAdd(t, env.q, "e", map[string]int{"i": batch*10 + i}, JobOpts{})
+				sampleLen()
 			}
-			return env.client.ZCard(ctx, env.q.keys.completed()).Val() == total
-		})
+			want := int64(batch*10 + 10 + 1)
+			waitFor(t, 30*time.Second, "a batch of completions", func() bool {
+				sampleLen()
+				return env.client.ZCard(ctx, env.q.keys.completed()).Val() == want
+			})
+		}
 		t.Logf("highest XLEN with maxLenEvents 100: %d", maxLen)
 		if maxLen > 100+200 {
 			t.Errorf("XLEN reached %d, want at most maxLenEvents 100 plus trimming slack", maxLen)
@@ -695,12 +703,14 @@ return await (await q.getJob(id)).waitUntilFinished(qe, 20000);`
 			wg.Go(func() {
 				peer.MustEval(t, nodeRetryWorkerJS, nodeEnv.args(nil))
 				nodeRes, nodeErr = peer.Eval(testContext(t), waitJS, nodeEnv.args(nil))
+				waitMarkerConsumed(t, client, nodeQ)
 				peer.MustEval(t, `await state.w.close();`, nil)
 			})
 			wg.Go(func() {
 				stop := runWorker(t, newTestWorker(t, goQ, failN(2, map[string]bool{"ok": true}),
 					WorkerOpts{DrainDelay: 5 * time.Second}))
 				goRes, goErr = peer.Eval(testContext(t), waitJS, goEnv.args(nil))
+				waitMarkerConsumed(t, client, goQ)
 				stop()
 			})
 			wg.Wait()
@@ -729,5 +739,20 @@ return await (await q.getJob(id)).waitUntilFinished(qe, 20000);`
 				t.Errorf("Redis contents differ (-node +go):\n%s\nnode:\n%s", diff, nodeDump)
 			}
 		})
+	}
+}
+
+// waitMarkerConsumed waits until the worker of q has popped the marker that its last fetch
+// wrote, so stopping the worker leaves no marker behind.
+func waitMarkerConsumed(t *testing.T, client *redis.Client, q *Queue) {
+	t.Helper()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for client.Exists(context.Background(), q.keys.marker()).Val() != 0 {
+		if time.Now().After(deadline) {
+			t.Errorf("marker of queue %s still exists 10s after the last job finished", q.name)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
