@@ -106,7 +106,7 @@ func jobHash(t *testing.T, client redis.Cmdable, q *Queue, id string) map[string
 	return h
 }
 
-// waitForState polls until the job is in the sorted set or list named by state.
+// waitInSet polls until id is a member of the sorted set key and returns its score.
 func waitInSet(t *testing.T, client redis.Cmdable, key, id string) float64 {
 	t.Helper()
 

@@ -3,6 +3,7 @@ package bullmq
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -162,9 +163,9 @@ func TestWorker_StalledJobRecovery(t *testing.T) {
 	requireField(t, h, "stc", "2")
 	requireField(t, h, "defa", stalledFailure)
 
-	var ran bool
+	var ran atomic.Bool
 	startWorker(t, q, func(ctx context.Context, j *Job) (any, error) {
-		ran = true
+		ran.Store(true)
 		return nil, nil
 	}, WorkerOpts{})
 	waitInSet(t, client, q.keys.failed(), job.ID)
@@ -172,7 +173,7 @@ func TestWorker_StalledJobRecovery(t *testing.T) {
 	requireField(t, h, "failedReason", stalledFailure)
 	requireField(t, h, "atm", "1")
 	requireNoField(t, h, "defa")
-	if ran {
+	if ran.Load() {
 		t.Errorf("processor ran for a job with a deferred failure")
 	}
 }
@@ -258,8 +259,8 @@ func TestJob_UpdateProgressAndLog(t *testing.T) {
 		t.Errorf("Log returned %v, want the last call to return 2", counts)
 	}
 
-	gone := &Job{ID: "missing", queue: q}
-	if err := gone.UpdateProgress(testContext(t), 1); !errors.Is(err, ErrJobNotFound) {
+	missing := &Job{ID: "missing", queue: q}
+	if err := missing.UpdateProgress(testContext(t), 1); !errors.Is(err, ErrJobNotFound) {
 		t.Errorf("UpdateProgress of a missing job: err = %v, want ErrJobNotFound", err)
 	}
 }
