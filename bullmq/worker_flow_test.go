@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // addWaitingParent adds a job and moves it to waiting-children, as a flow parent starts.
