@@ -341,7 +341,7 @@ func TestJob_WaitUntilFinished(t *testing.T) {
 		return 42, nil
 	}, WorkerOpts{Concurrency: 3})
 
-	// The early job finishes before anyone waits for it; the state check answers.
+	// The early job finishes before anyone waits for it, so the state check returns it.
 	waitInSet(t, q.Client(), q.keys.completed(), early.ID)
 	value, err := early.WaitUntilFinished(ctx, qe)
 	if err != nil || string(value) != "42" {

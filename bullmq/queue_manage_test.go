@@ -401,8 +401,8 @@ func TestQueue_Clean(t *testing.T) {
 		t.Errorf("last event = %q, want cleaned count=1", events[len(events)-1])
 	}
 
-	// A negative grace makes every waiting job old enough; the limit examines the oldest
-	// (tail) entries, from the head side of that window first, as Node does.
+	// A negative grace makes every waiting job old enough. The limit examines only the
+	// oldest (tail) entries, and Node walks that window from its head side.
 	var waiting []string
 	for range 3 {
 		waiting = append(waiting, mustAdd(t, q, "w", nil, JobOpts{}).ID)
