@@ -121,8 +121,10 @@ const h = {
       });
       socket.on("disconnect", (reason) => h.emit("client",
         { client: name, event: "$disconnect", args: [reason] }));
-      socket.once("connect", () => resolve(socket.id));
-      socket.once("connect_error", (err) => reject(err));
+      const timer = setTimeout(() => reject(new Error(
+        `client ${name} not connected to ${url}${nsp} after 10 s`)), 10000);
+      socket.once("connect", () => { clearTimeout(timer); resolve(socket.id); });
+      socket.once("connect_error", (err) => { clearTimeout(timer); reject(err); });
       h.state["client:" + name] = socket;
       closers.push(() => socket.disconnect());
     });

@@ -37,16 +37,19 @@ func (f flavor) sharded() bool { return f != classic }
 //
 // /orders exists on n1 and g1 only.
 type clusterBundle struct {
-	flavor flavor
-	key    string
-	rdb    *redis.Client
-	peer   *nodePeer
-	g1, g2 *goServer
-	n1, n2 string // URLs
-	emit   *emitter.Emitter
-	ids    map[string]string // client name to socket id
+	flavor  flavor
+	key     string
+	rdb     *redis.Client
+	peer    *nodePeer
+	g1, g2  *goServer
+	n1, n2  string // URLs
+	emit    *emitter.Emitter
+	ids     map[string]string // client name to socket id
 	monitor <-chan *redis.Message
-	syncs  int
+	syncs   int
+
+	// lastMarker is the event name of the last sync marker.
+	lastMarker string
 
 	mu         sync.Mutex
 	goEvents   []serverEvent
@@ -187,6 +190,26 @@ func (b *clusterBundle) drainMonitor() []*redis.Message {
 	}
 }
 
+// monitored returns the monitored messages up to the last sync marker's publication on
+// the namespace "/". The monitor has its own connection and may lag behind the clients, but
+// it sees each publisher's messages in order, so it has seen everything the marker followed.
+func (b *clusterBundle) monitored(t *testing.T) []*redis.Message {
+	t.Helper()
+	var out []*redis.Message
+	timeout := timeAfter(t)
+	for {
+		select {
+		case m := <-b.monitor:
+			out = append(out, m)
+			if m.Channel == b.key+"#/#" && strings.Contains(m.Payload, b.lastMarker) {
+				return out
+			}
+		case <-timeout:
+			t.Fatalf("monitor did not see %s within %s", b.lastMarker, deadline)
+		}
+	}
+}
+
 // origin publishes a marker event to every client of "/" and "/orders".
 type origin func(t *testing.T, marker string)
 
@@ -226,7 +249,8 @@ func (b *clusterBundle) sync(t *testing.T, from origin, clients ...string) []cli
 		clients = allClients
 	}
 	b.syncs++
-	marker := fmt.Sprintf("sync-%d", b.syncs)
+	marker := fmt.Sprintf("sync-%04d", b.syncs)
+	b.lastMarker = marker
 	from(t, marker)
 
 	waiting := map[string]bool{}

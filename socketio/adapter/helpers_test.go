@@ -178,3 +178,13 @@ func timeAfter(t *testing.T) <-chan time.Time {
 	t.Helper()
 	return time.After(deadline)
 }
+
+// jsonRaw is a JSON value kept as text.
+type jsonRaw = json.RawMessage
+
+func mustUnmarshal(t *testing.T, data []byte, out any) {
+	t.Helper()
+	if err := json.Unmarshal(data, out); err != nil {
+		t.Fatalf("decode %s: %v", data, err)
+	}
+}

@@ -269,4 +269,3 @@ func (w *logWriter) stop() {
 	w.done = true
 	w.mu.Unlock()
 }
-
