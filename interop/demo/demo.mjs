@@ -104,6 +104,9 @@ while ((completed < count || failed.length < 1 || totalNew() < count) && Date.no
   await new Promise((r) => setTimeout(r, 100));
 }
 
+// notification:unreadCount follows each notification:new; let the last ones arrive.
+await new Promise((r) => setTimeout(r, 300));
+
 log(`QueueEvents: ${completed} completed, ${failed.length} failed`);
 for (const f of failed) log(`failed job ${f.jobId}: ${f.failedReason}`);
 for (const [userId, r] of Object.entries(received)) {
