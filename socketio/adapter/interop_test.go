@@ -679,6 +679,28 @@ func runServerSuite(t *testing.T, b *clusterBundle) {
 		}
 	})
 
+	t.Run("RoomChannelSubscriptions", func(t *testing.T) {
+		if !b.flavor.sharded() {
+			t.Skip("the classic adapter subscribes to one pattern for every room")
+		}
+		channels, err := b.rdb.PubSubShardChannels(context.Background(), b.key+"#/#*").Result()
+		if err != nil {
+			t.Fatalf("PUBSUB SHARDCHANNELS: %v", err)
+		}
+		room := func(name string) string { return b.key + "#/#" + name + "#" }
+		want := map[string]bool{
+			room("port:7"):    b.flavor != flavor(adapter.SubscriptionStatic),
+			room(b.ids["cG"]): b.flavor != flavor(adapter.SubscriptionStatic),
+			room(b.ids["cN"]): b.flavor == flavor(adapter.SubscriptionDynamicPrivate),
+		}
+		for channel, subscribed := range want {
+			if slices.Contains(channels, channel) != subscribed {
+				t.Errorf("subscribed to %s: %v, want %v (channels %v)", channel, !subscribed,
+					subscribed, channels)
+			}
+		}
+	})
+
 	t.Run("NodeRemoteSocketEmitToGo", func(t *testing.T) {
 		b.peer.eval(t, `const [s] = await h.state.n1.io.in(args).fetchSockets();
 			s.emit("remote", 34)`, b.ids["cG"])
