@@ -45,6 +45,9 @@ func (w *Worker) checkStalled(ctx context.Context) ([]string, error) {
 
 	for _, id := range ids {
 		w.logger.WarnContext(ctx, "Stalled job moved back to wait", slog.String("job_id", id))
+		if w.opts.OnStalled != nil {
+			w.opts.OnStalled(id)
+		}
 	}
 	return ids, nil
 }

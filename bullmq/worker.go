@@ -79,6 +79,15 @@ type WorkerOpts struct {
 	// Default PauseAuto.
 	PauseCompat PauseCompat
 
+	// DefaultAttempts applies to jobs whose stored options have no attempts (or 0, which
+	// Node stores when the producer set none): before the processor runs, the job's
+	// Opts.Attempts is set to it, so retries and the final failure follow it. Default 0:
+	// such jobs run once, as on a Node worker.
+	DefaultAttempts int
+	// DefaultBackoff applies in the same way to jobs whose stored options have no backoff.
+	// Default nil: such jobs are retried at once.
+	DefaultBackoff *Backoff
+
 	// OnCompleted is called after a job was stored as completed, with its return value.
 	OnCompleted func(job *Job, result json.RawMessage)
 	// OnFailed is called after a failed attempt was stored. final is true when the job
@@ -87,6 +96,9 @@ type WorkerOpts struct {
 	// OnError is called with worker-level errors: Redis unavailable, a lost lock, a
 	// script that rejected a state change.
 	OnError func(err error)
+	// OnStalled is called with the id of each job that this worker's stalled check moved
+	// back to wait.
+	OnStalled func(jobID string)
 }
 
 const (
@@ -142,7 +154,7 @@ func NewWorker(client redis.UniversalClient, queue string, fn ProcessFunc,
 		queue:  q,
 		keys:   q.keys,
 		client: client,
-		fn:     fn,
+		fn:     withJobDefaults(fn, opts),
 		opts:   opts,
 		logger: logger,
 		id:     uuid.NewString(),
@@ -176,6 +188,25 @@ func (o WorkerOpts) withDefaults() WorkerOpts {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// withJobDefaults wraps fn so that it first fills the job options that opts.DefaultAttempts
+// and opts.DefaultBackoff supply. It returns fn itself when there is nothing to fill.
+func withJobDefaults(fn ProcessFunc, opts WorkerOpts) ProcessFunc {
+	if fn == nil || (opts.DefaultAttempts <= 0 && opts.DefaultBackoff == nil) {
+		return fn
+	}
+
+	return func(ctx context.Context, job *Job) (any, error) {
+		if job.Opts.Attempts <= 0 && opts.DefaultAttempts > 0 {
+			job.Opts.Attempts = opts.DefaultAttempts
+		}
+		if job.Opts.Backoff == nil && opts.DefaultBackoff != nil {
+			b := *opts.DefaultBackoff
+			job.Opts.Backoff = &b
+		}
+		return fn(ctx, job)
+	}
 }
 
 // Queue returns the queue the worker consumes.
