@@ -78,6 +78,10 @@ type WorkerOpts struct {
 	// PauseCompat selects where ready jobs go while a 5.x-style pause is in effect.
 	// Default PauseAuto.
 	PauseCompat PauseCompat
+	// Limiter, when set, caps the job starts of every worker with a limiter on this queue
+	// (see Limiter). A rate-limited worker pauses fetching until the limit expires, at most
+	// 30s at a time. Default nil: only the queue's global rate limit applies.
+	Limiter *Limiter
 
 	// DefaultAttempts applies to jobs whose stored options have no attempts (or 0, which
 	// Node stores when the producer set none): before the processor runs, the job's
@@ -136,6 +140,8 @@ type Worker struct {
 	locks    *lockSet
 
 	running atomic.Bool
+	// limitUntil is the Unix ms time until which a rate limit pauses fetching, 0 for none.
+	limitUntil atomic.Int64
 }
 
 // NewWorker returns a worker for queue that calls fn for each job. The client is shared
@@ -231,6 +237,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	if m := w.opts.Metrics; m != nil && m.MaxDataPoints <= 0 {
 		return fmt.Errorf("bullmq: invalid Metrics.MaxDataPoints %d: must be positive",
 			m.MaxDataPoints)
+	}
+	if err := w.opts.Limiter.validate(); err != nil {
+		return err
 	}
 	if !w.running.CompareAndSwap(false, true) {
 		return fmt.Errorf("bullmq: worker for queue %q is already running", w.queue.name)

@@ -27,19 +27,16 @@ type fetchResult struct {
 
 // fetchOpts is the options JSON of move_to_active.lua and the fetch-next part of the
 // finishing scripts.
-//
-// NOTE: there is no worker-level rate limiter yet. Only the queue's global rate limit (meta
-// max and duration) is applied, and Node's manual rate limit error
-// (bullmq:rateLimitExceeded) is handled as an ordinary failure.
 type fetchOpts struct {
-	Token        string `json:"token"`
-	LockDuration int64  `json:"lockDuration"`
-	Name         string `json:"name,omitempty"`
+	Token        string      `json:"token"`
+	LockDuration int64       `json:"lockDuration"`
+	Name         string      `json:"name,omitempty"`
+	Limiter      *limiterArg `json:"limiter,omitempty"`
 }
 
 func (w *Worker) fetchOpts(token string) fetchOpts {
 	return fetchOpts{Token: token, LockDuration: w.opts.LockDuration.Milliseconds(),
-		Name: w.opts.Name}
+		Name: w.opts.Name, Limiter: w.opts.Limiter.arg()}
 }
 
 // fetchKeys are KEYS[1..11] of move_to_active.lua, in order.
@@ -65,7 +62,9 @@ func (w *Worker) moveToActive(ctx context.Context) (fetchResult, error) {
 	return w.parseFetchReply(reply, token)
 }
 
-// parseFetchReply decodes {fields, id, rateLimitTtl, nextDelayedDue}.
+// parseFetchReply decodes {fields, id, rateLimitTtl, nextDelayedDue}. Like Node, it also
+// pauses fetching for the rate limit TTL of the reply, or lifts the pause when there is
+// none; this covers the fetches chained to finishing scripts as well.
 func (w *Worker) parseFetchReply(reply any, token string) (fetchResult, error) {
 	arr, ok := reply.([]any)
 	if !ok || len(arr) != 4 {
@@ -75,6 +74,7 @@ func (w *Worker) parseFetchReply(reply any, token string) (fetchResult, error) {
 	var res fetchResult
 	res.rateLimit = time.Duration(toInt64(arr[2])) * time.Millisecond
 	res.nextDelayed = toInt64(arr[3])
+	w.setRateLimit(res.rateLimit)
 
 	fields, ok := arr[0].([]any)
 	if !ok {
@@ -109,7 +109,8 @@ func toInt64(v any) int64 {
 
 // runFetchLoop fetches jobs while a concurrency slot is free and starts one goroutine per
 // fetched job. That goroutine keeps the slot while it processes the further jobs that the
-// finishing scripts fetch. When the queue is empty, the loop blocks on the marker key.
+// finishing scripts fetch. When the queue is empty, the loop blocks on the marker key, and
+// while a rate limit is in effect it sleeps until the limit expires (at most 30s at a time).
 func (w *Worker) runFetchLoop(ctx, procCtx context.Context, blocking *blockingClient,
 	jobs *sync.WaitGroup) {
 	slots := make(chan struct{}, w.opts.Concurrency)
@@ -120,6 +121,12 @@ func (w *Worker) runFetchLoop(ctx, procCtx context.Context, blocking *blockingCl
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
+			return
+		}
+
+		w.waitForRateLimit(ctx)
+		if ctx.Err() != nil {
+			<-slots
 			return
 		}
 
@@ -149,7 +156,7 @@ func (w *Worker) runFetchLoop(ctx, procCtx context.Context, blocking *blockingCl
 		<-slots
 
 		if res.rateLimit > 0 {
-			sleepCtx(ctx, min(res.rateLimit, maxRateLimitDelay))
+			// parseFetchReply paused fetching; waitForRateLimit sleeps it off.
 			continue
 		}
 		blockUntil = res.nextDelayed

@@ -119,9 +119,15 @@ func (w *Worker) handleCompleted(ctx, procCtx context.Context, job *Job, value [
 }
 
 // handleFailure stores a failed attempt: a retry (at once or delayed by the backoff) when
-// attempts remain and the error is recoverable, else a final failure.
+// attempts remain and the error is recoverable, else a final failure. A rate limit request
+// (ErrRateLimitExceeded) is no failure: the job goes back to wait, see handleRateLimited.
 func (w *Worker) handleFailure(ctx, procCtx context.Context, job *Job, procErr error,
 	stack string) *Job {
+	if delay, ok := rateLimitRequest(procErr); ok {
+		w.handleRateLimited(ctx, procCtx, job, delay)
+		return nil
+	}
+
 	reason := procErr.Error()
 	delay, retry := w.retryDecision(ctx, job, procErr)
 
