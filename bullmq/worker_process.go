@@ -37,12 +37,14 @@ func (w *Worker) processJob(ctx, procCtx context.Context, job *Job) *Job {
 	w.logger.DebugContext(ctx, "Job started", slog.String("job_id", job.ID),
 		slog.String("job_name", job.Name), slog.Int("attempt", job.AttemptsMade+1))
 
+	// As in Node, the next iteration of a scheduler exists before its current one runs,
+	// also when the current one is about to fail without running.
+	w.scheduleNextIteration(ctx, procCtx, job)
+
 	if reason := w.unrecoverableReason(job); reason != "" {
 		return w.handleFailure(ctx, procCtx, job, Unrecoverable(errors.New(reason)), "")
 	}
 
-	// NOTE: a Go worker does not yet create the next iteration of a job scheduler before
-	// running its current one, as Node workers do, so scheduled jobs need a Node worker.
 	start := time.Now()
 	result, err, stack := w.callProcessor(jobCtx, job)
 
