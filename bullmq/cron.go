@@ -259,9 +259,10 @@ func replaceCronNames(text string, f cronField) string {
 const cronSearchYears = 8
 
 // next returns the first fire time strictly after the given instant, evaluated in loc, at
-// whole-second resolution. A local time that a daylight saving change skips fires at the
-// same minute and second of the hour after the gap, and a local time that occurs twice
-// fires once, at its first occurrence.
+// whole-second resolution. As with cron-parser 5.x, a local time that a daylight saving
+// change skips fires at the same minute and second of the hour after the gap, and a local
+// time that occurs twice fires at its first occurrence only, unless the hour field allows
+// every hour, in which case it fires at both.
 func (c *cronSchedule) next(after time.Time, loc *time.Location) (time.Time, bool) {
 	local := after.In(loc)
 	y, m, d := local.Date()
@@ -282,22 +283,51 @@ func (c *cronSchedule) next(after time.Time, loc *time.Location) (time.Time, boo
 // nextInDay returns the first fire time of that local day strictly after the given instant.
 func (c *cronSchedule) nextInDay(day, after time.Time, loc *time.Location) (time.Time, bool) {
 	y, m, d := day.Date()
+	allHours := c.hours == 1<<24-1
 	for h := range bitValues(c.hours) {
-		if !resolveLocal(y, m, d, h, 59, 59, loc).After(after) {
+		if first, second := resolveLocal(y, m, d, h, 59, 59, loc); !first.After(after) &&
+			!(allHours && second.After(after)) {
 			continue
 		}
-		for mi := range bitValues(c.minutes) {
-			if !resolveLocal(y, m, d, h, mi, 59, loc).After(after) {
-				continue
+		best := c.firstInHour(y, m, d, h, after, loc, false)
+		if allHours {
+			// cron-parser fires in both runs of an hour that clocks repeat only when the
+			// hour field allows every hour.
+			if t := c.firstInHour(y, m, d, h, after, loc, true); !t.IsZero() &&
+				(best.IsZero() || t.Before(best)) {
+				best = t
 			}
-			for s := range bitValues(c.seconds) {
-				if t := resolveLocal(y, m, d, h, mi, s, loc); t.After(after) {
-					return t, true
-				}
-			}
+		}
+		if !best.IsZero() {
+			return best, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// firstInHour returns the earliest fire time in the local hour h strictly after the given
+// instant, or the zero time. With repeated it looks only at the second run of a repeated
+// hour.
+func (c *cronSchedule) firstInHour(y int, m time.Month, d, h int, after time.Time,
+	loc *time.Location, repeated bool) time.Time {
+	pick := func(mi, s int) time.Time {
+		first, second := resolveLocal(y, m, d, h, mi, s, loc)
+		if repeated {
+			return second
+		}
+		return first
+	}
+	for mi := range bitValues(c.minutes) {
+		if !pick(mi, 59).After(after) {
+			continue
+		}
+		for s := range bitValues(c.seconds) {
+			if t := pick(mi, s); t.After(after) {
+				return t
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // matchesDay applies the month, day-of-month and day-of-week fields to a local date.
@@ -339,28 +369,36 @@ func bitValues(set uint64) func(func(int) bool) {
 }
 
 // resolveLocal returns the instant of a local wall time. A wall time that occurs twice (the
-// hour repeated when clocks go back) resolves to its first occurrence; one that does not
-// exist (the hour skipped when clocks go forward) resolves with the offset in force before
-// the change, which lands the same distance into the hour after the gap. time.Date leaves
-// both cases unspecified, so this checks the offsets around the time itself.
-func resolveLocal(y int, m time.Month, d, h, mi, s int, loc *time.Location) time.Time {
+// hour repeated when clocks go back) returns both instants, else second is the zero time.
+// One that does not exist (the hour skipped when clocks go forward) resolves with the
+// offset in force before the change, which lands the same distance into the hour after
+// the gap. time.Date leaves both cases unspecified, so this checks the offsets around the
+// time itself.
+func resolveLocal(y int, m time.Month, d, h, mi, s int, loc *time.Location) (first,
+	second time.Time) {
 	wall := time.Date(y, m, d, h, mi, s, 0, time.UTC).Unix()
 	guess := time.Date(y, m, d, h, mi, s, 0, loc)
 
-	var best time.Time
 	for _, probe := range []time.Time{guess.Add(-3 * time.Hour), guess,
 		guess.Add(3 * time.Hour)} {
 		_, offset := probe.Zone()
 		t := time.Unix(wall-int64(offset), 0).In(loc)
-		if t.Hour() == h && t.Minute() == mi && t.Second() == s && t.Day() == d &&
-			(best.IsZero() || t.Before(best)) {
-			best = t
+		if t.Hour() != h || t.Minute() != mi || t.Second() != s || t.Day() != d {
+			continue
+		}
+		switch {
+		case first.IsZero() || t.Equal(first):
+			first = t
+		case t.Before(first):
+			first, second = t, first
+		case second.IsZero() || t.Before(second):
+			second = t
 		}
 	}
-	if !best.IsZero() {
-		return best
+	if !first.IsZero() {
+		return first, second
 	}
 
 	_, before := guess.Add(-3 * time.Hour).Zone()
-	return time.Unix(wall-int64(before), 0).In(loc)
+	return time.Unix(wall-int64(before), 0).In(loc), time.Time{}
 }
