@@ -164,6 +164,9 @@ type addControl struct {
 	RepeatJobKey string         `json:"rjk,omitempty"`
 	Dedup        *addDedup      `json:"de,omitempty"`
 	Keys         map[string]int `json:"keys"`
+	// WaitingChildren and DeferRelease are set by FlowProducer (see add_job.lua).
+	WaitingChildren bool `json:"waitingChildren,omitempty"`
+	DeferRelease    bool `json:"deferRelease,omitempty"`
 }
 
 type addDedup struct {

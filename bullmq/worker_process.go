@@ -48,6 +48,11 @@ func (w *Worker) processJob(ctx, procCtx context.Context, job *Job) *Job {
 	start := time.Now()
 	result, err, stack := w.callProcessor(jobCtx, job)
 
+	if errors.Is(err, ErrWaitingChildren) {
+		// The processor moved the job to waiting-children, which released its lock.
+		w.logger.DebugContext(ctx, "Job waiting for children", slog.String("job_id", job.ID))
+		return nil
+	}
 	if procCtx.Err() != nil {
 		// The shutdown timeout passed: leave the job active for the stalled check.
 		w.logger.WarnContext(ctx, "Job left active at shutdown", slog.String("job_id", job.ID),

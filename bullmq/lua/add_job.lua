@@ -7,7 +7,8 @@
   KEYS[9] marker          KEYS[10] prioritized    KEYS[11] pc
   KEYS[12...] optional keys, at the positions named in the control argument's "keys":
     "de" deduplication key, "dn" next-job hash of that deduplication id,
-    "parent" parent job key, "deps" the parent's dependencies set.
+    "parent" parent job key, "deps" the parent's dependencies set,
+    "wc" waiting-children (flow parents).
 
   ARGV[1] key prefix of the queue, "<prefix>:<queue>:"
   ARGV[2] custom job id, or "" to use the id counter
@@ -16,7 +17,10 @@
   ARGV[5] data JSON
   ARGV[6] opts JSON, stored verbatim
   ARGV[7] control JSON: delay and priority (decimal strings), lifo, compat ("auto", "v6" or
-          "v5"), parent (the stored "parent" field), de (deduplication options), keys.
+          "v5"), parent (the stored "parent" field), de (deduplication options), keys,
+          waitingChildren (add a flow parent to waiting-children instead of a ready state),
+          deferRelease (inside a flow: leave the release of a parent whose children all
+          exist already to release_parent.lua, run after the whole tree is added).
 
   Returns the id of the new job, or of the existing job when the add was a duplicate or was
   deduplicated; -5 when the parent job does not exist; -7 when the custom id belongs to a
@@ -53,6 +57,7 @@ end
 
 local dedupKey = optionalKey("de")
 local dedupNextKey = optionalKey("dn")
+local waitingChildrenKey = optionalKey("wc")
 local parentKey = optionalKey("parent")
 local parentDepsKey = optionalKey("deps")
 local parentField = control["parent"]
@@ -134,13 +139,19 @@ local function handleDuplicate(jobId, jobKey)
       if rcall("ZSCORE", completedKey, jobId) then
         local returnValue = rcall("HGET", jobKey, "returnvalue")
         rcall("HSET", parentKey .. ":processed", jobKey, returnValue)
-        releaseParentIfReady(parent["id"], parent["queueKey"])
+        if not control["deferRelease"] then
+          releaseParentIfReady(parent["id"], parent["queueKey"])
+        end
       else
         rcall("SADD", parentDepsKey, jobKey)
       end
       rcall("HSET", jobKey, "parentKey", parentKey, "parent", parentField)
     end
   elseif parentKey then
+    if control["deferRelease"] then
+      -- Keeps the flow's release step from releasing a parent that lost this child.
+      rcall("HSET", parentKey, "flowAttachmentFailed", 1)
+    end
     return -7
   end
 
@@ -335,7 +346,11 @@ end
 rcall("HSET", jobKey, unpack(fields))
 rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", jobName)
 
-if delay > 0 then
+if control["waitingChildren"] then
+  rcall("ZADD", waitingChildrenKey, timestamp, jobId)
+  rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting-children",
+    "jobId", jobId)
+elseif delay > 0 then
   scheduleDelayed(jobId, delay)
 elseif priority > 0 then
   addJobWithPriority(markerKey, prioritizedKey, priority, jobId, pcKey,
