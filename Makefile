@@ -5,7 +5,7 @@
 GO  ?= go
 NPM ?= npm
 
-.PHONY: test vet build demo
+.PHONY: test vet build demo bench
 
 test: interop/node_modules
 	$(GO) vet ./...
@@ -21,6 +21,12 @@ build:
 # QueueEvents and Socket.IO browsers show the results. Needs Redis, PostgreSQL and psql.
 demo:
 	interop/demo/run.sh
+
+# Compare the Go BullMQ worker with the Node bullmq worker on the local Redis (REDIS_URL or
+# 127.0.0.1:6379). docs/benchmarks.md records the results. BENCH_FLAGS adds harness flags,
+# such as BENCH_FLAGS="-runs 5 -v".
+bench: interop/node_modules
+	$(GO) run ./bench/bullmq -jobs 20000 $(BENCH_FLAGS)
 
 # Reinstall the Node interop peers when node_modules is missing or older than
 # the lockfile. The touch marks the directory as current even when npm ci
