@@ -30,7 +30,7 @@ func expandLua(b *strings.Builder, path string, seen map[string]bool) error {
 		return err
 	}
 	sc := bufio.NewScanner(strings.NewReader(string(src)))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		if inc, ok := strings.CutPrefix(strings.TrimSpace(line), "-- @include "); ok {
