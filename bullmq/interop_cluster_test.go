@@ -217,8 +217,8 @@ return {
 	})
 }
 
-// TestInterop_ClusterGoToNode: Go adds on a ClusterClient and pauses and resumes; a Node
-// worker on ioredis Cluster runs the jobs and recovers a job a Go worker left stalled.
+// TestInterop_ClusterGoToNode: Go adds on a ClusterClient, pauses and resumes. A Node
+// worker on ioredis Cluster runs the jobs and recovers a job that a Go worker left stalled.
 func TestInterop_ClusterGoToNode(t *testing.T) {
 	t.Parallel()
 

@@ -98,7 +98,7 @@ return ids;`, env.args(map[string]any{"n": perSide}))
 		for i := range perSide {
 			ids = append(ids, mustAdd(t, env.q, "go-job", map[string]int{"i": i}, JobOpts{}).ID)
 			// Adding slower than the workers process lets the queue run empty now and
-			// then; only then can the worker that is not chaining fetches get a job.
+			// then, and only then can the worker that is not chaining fetches get a job.
 			time.Sleep(4 * time.Millisecond)
 		}
 		ids = append(ids, <-nodeIDs...)
@@ -216,7 +216,7 @@ try {
 }
 
 // TestInterop_SharedLimiter has a Go and a Node worker with the same limiter of 2 jobs per
-// 400ms share a queue; the activations in the stream must keep to one shared limit.
+// 400ms share a queue. The activations in the stream must keep to one shared limit.
 func TestInterop_SharedLimiter(t *testing.T) {
 	t.Parallel()
 

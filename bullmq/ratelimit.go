@@ -91,13 +91,14 @@ func rateLimitRequest(err error) (time.Duration, bool) {
 	return 0, false
 }
 
-// SetGlobalRateLimit limits the queue to max job starts per duration for every worker
+// SetGlobalRateLimit limits the queue to maxJobs job starts per duration for every worker
 // (fields "max" and "duration" of the meta hash, as Node's setGlobalRateLimit writes them).
-// The max replaces the Limiter.Max of workers, and a worker's Limiter.Duration wins over
+// maxJobs replaces the Limiter.Max of workers, and a worker's Limiter.Duration wins over
 // duration.
-func (q *Queue) SetGlobalRateLimit(ctx context.Context, max int, duration time.Duration) error {
-	if max <= 0 {
-		return fmt.Errorf("bullmq: invalid global rate limit max %d: must be positive", max)
+func (q *Queue) SetGlobalRateLimit(ctx context.Context, maxJobs int,
+	duration time.Duration) error {
+	if maxJobs <= 0 {
+		return fmt.Errorf("bullmq: invalid global rate limit max %d: must be positive", maxJobs)
 	}
 	if duration < time.Millisecond {
 		return fmt.Errorf("bullmq: invalid global rate limit duration %s: must be at least 1ms",
@@ -107,7 +108,7 @@ func (q *Queue) SetGlobalRateLimit(ctx context.Context, max int, duration time.D
 		return err
 	}
 
-	err := q.client.HSet(ctx, q.keys.meta(), "max", max,
+	err := q.client.HSet(ctx, q.keys.meta(), "max", maxJobs,
 		"duration", duration.Milliseconds()).Err()
 	if err != nil {
 		return fmt.Errorf("bullmq: set global rate limit of queue %s: %w", q.name, err)
@@ -138,7 +139,7 @@ func (q *Queue) GetGlobalRateLimit(ctx context.Context) (*Limiter, error) {
 		return nil, nil
 	}
 
-	max, err := strconv.Atoi(maxText)
+	maxJobs, err := strconv.Atoi(maxText)
 	if err != nil {
 		return nil, fmt.Errorf("bullmq: invalid global rate limit max %q in queue %s: %w",
 			maxText, q.name, err)
@@ -148,7 +149,7 @@ func (q *Queue) GetGlobalRateLimit(ctx context.Context) (*Limiter, error) {
 		return nil, fmt.Errorf("bullmq: invalid global rate limit duration %q in queue %s: %w",
 			durationText, q.name, err)
 	}
-	return &Limiter{Max: max, Duration: time.Duration(ms) * time.Millisecond}, nil
+	return &Limiter{Max: maxJobs, Duration: time.Duration(ms) * time.Millisecond}, nil
 }
 
 // RateLimit rate limits the queue for d (at least 1ms), as Node's Queue.rateLimit does: it

@@ -8,8 +8,8 @@ import (
 
 var moveJobToWaitScript = loadScript("move_job_to_wait")
 
-// handleRateLimited puts a job whose processor asked for a rate limit back in the queue
-// without counting the attempt, as Node's worker does for its rate limit error: it sets
+// handleRateLimited puts a job whose processor requested a rate limit back in the queue
+// without counting the attempt, as Node's worker does for its rate limit error. It sets
 // the requested limit (if any), moves the job back, and pauses this worker's fetching
 // until the limiter key expires. It fetches no next job.
 func (w *Worker) handleRateLimited(ctx, procCtx context.Context, job *Job,

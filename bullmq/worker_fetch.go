@@ -229,8 +229,8 @@ func newBlockingClient(c redis.UniversalClient, name string) *blockingClient {
 		opts.MinIdleConns = 0
 		return &blockingClient{client: redis.NewClient(&opts), owned: true}
 	case *redis.ClusterClient:
-		// NOTE: on a cluster the name is set on every node connection of this copy, and
-		// CLIENT LIST on the node holding the marker key shows it.
+		// On a cluster the name is set on every node connection of this copy, so CLIENT
+		// LIST on the node holding the marker key shows it (Node's getWorkers lists it).
 		opts := *t.Options()
 		opts.ClientName = name
 		opts.ReadTimeout = blockReadTimeout

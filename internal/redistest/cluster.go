@@ -21,7 +21,7 @@ import (
 // clusterStartTimeout bounds starting the servers and waiting for cluster_state:ok.
 const clusterStartTimeout = 30 * time.Second
 
-// clusterSize is the number of masters; the 16384 slots are split evenly between them.
+// clusterSize is the number of masters. The 16384 slots are split evenly between them.
 const clusterSize = 3
 
 var (
@@ -42,9 +42,9 @@ type localCluster struct {
 // Cluster returns a client of a local Redis Cluster of three masters without replicas,
 // listening on free 127.0.0.1 ports. The cluster is started on first use and shared by
 // every test of the package run, so tests must keep to their own keys (ClusterPrefix).
-// Call StopCluster from TestMain to stop the servers and delete their directory; a test
-// binary that dies without it takes the servers along (they get SIGKILL when the process
-// that started them exits).
+// Call StopCluster from TestMain to stop the servers and delete their directory. A test
+// binary that dies without it still takes the servers along, because they get SIGKILL
+// when the process that started them exits.
 //
 // The test is skipped when redis-server is not on PATH, and fails instead when the CI
 // environment variable is set.
@@ -284,7 +284,7 @@ func waitForPing(ctx context.Context, node *redis.Client) error {
 	}
 }
 
-// waitForClusterOK polls CLUSTER INFO until the node knows every master and all slots.
+// waitForClusterOK polls CLUSTER INFO until the node reports every master and all slots.
 func waitForClusterOK(ctx context.Context, node *redis.Client) error {
 	want := []string{
 		"cluster_state:ok",
