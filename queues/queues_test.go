@@ -124,8 +124,8 @@ func TestDefaultRegistry_OnlyNotifications(t *testing.T) {
 	if got := strings.Join(r.Queues(), ","); got != "notifications" {
 		t.Errorf("Queues() = %q, want notifications", got)
 	}
-	if got := strings.Join(r.JobNames("notifications"), ","); got != "create" {
-		t.Errorf("JobNames(notifications) = %q, want create", got)
+	if got := strings.Join(r.JobNames("notifications"), ","); got != "create,super-admin-alert" {
+		t.Errorf("JobNames(notifications) = %q, want create,super-admin-alert", got)
 	}
 }
 

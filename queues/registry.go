@@ -32,7 +32,7 @@ type Deps struct {
 }
 
 // DefaultRegistry returns a registry with every handler this build has. Today only the
-// notifications queue has handlers.
+// notifications queue has handlers: create and super-admin-alert.
 func DefaultRegistry(deps Deps) *Registry {
 	r := NewRegistry()
 
@@ -85,6 +85,15 @@ func (r *Registry) JobNames(queue string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// knows returns a function that reports whether queue has a handler for a job name.
+func (r *Registry) knows(queue string) func(string) bool {
+	handlers := r.handlers[queue]
+	return func(name string) bool {
+		_, ok := handlers[name]
+		return ok
+	}
 }
 
 // Processor returns the process function of queue, which dispatches each job by name. A

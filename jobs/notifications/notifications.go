@@ -26,9 +26,10 @@ const JobCreate = "create"
 // pgForeignKeyViolation is the SQLSTATE of a foreign key violation.
 const pgForeignKeyViolation = "23503"
 
-// DB runs single-row queries; *pgxpool.Pool satisfies it.
+// DB runs queries; *pgxpool.Pool satisfies it.
 type DB interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // Handler processes notifications jobs.
@@ -49,7 +50,10 @@ func NewHandler(db DB, pub realtime.Publisher, logger *slog.Logger) *Handler {
 
 // Handlers returns the process functions of the queue by job name.
 func (h *Handler) Handlers() map[string]bullmq.ProcessFunc {
-	return map[string]bullmq.ProcessFunc{JobCreate: h.Create}
+	return map[string]bullmq.ProcessFunc{
+		JobCreate:          h.Create,
+		JobSuperAdminAlert: h.SuperAdminAlert,
+	}
 }
 
 // CreateResult is the return value of a create job, stored as the job's returnvalue.
@@ -70,15 +74,28 @@ func (h *Handler) Create(ctx context.Context, job *bullmq.Job) (any, error) {
 		return nil, bullmq.Unrecoverable(err)
 	}
 
-	id, err := h.insert(ctx, data, dedupeKey(job))
+	id, err := h.notify(ctx, data, dedupeKey(job))
 	if err != nil {
 		return nil, err
+	}
+
+	h.logger.DebugContext(ctx, "Notification created", slog.String("job_id", job.ID),
+		slog.String("notification_id", id), slog.String("user_id", data.UserID))
+	return CreateResult{NotificationID: id}, nil
+}
+
+// notify stores one notification under the dedupe key and emits notification:new and
+// notification:unreadCount to the user's room. It returns the notification's id.
+func (h *Handler) notify(ctx context.Context, data CreateData, key string) (string, error) {
+	id, err := h.insert(ctx, data, key)
+	if err != nil {
+		return "", err
 	}
 
 	var unread int
 	const countUnread = `SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL`
 	if err := h.db.QueryRow(ctx, countUnread, data.UserID).Scan(&unread); err != nil {
-		return nil, fmt.Errorf("count unread notifications of user %q: %w", data.UserID, err)
+		return "", fmt.Errorf("count unread notifications of user %q: %w", data.UserID, err)
 	}
 
 	created := realtime.NotificationNew(data.UserID, realtime.NotificationNewPayload{
@@ -89,18 +106,15 @@ func (h *Handler) Create(ctx context.Context, job *bullmq.Job) (any, error) {
 		Link:           data.Link,
 	})
 	if err := created.Emit(ctx, h.pub); err != nil {
-		return nil, err
+		return "", err
 	}
 
 	count := realtime.NotificationUnreadCount(data.UserID,
 		realtime.NotificationUnreadCountPayload{Count: unread})
 	if err := count.Emit(ctx, h.pub); err != nil {
-		return nil, err
+		return "", err
 	}
-
-	h.logger.DebugContext(ctx, "Notification created", slog.String("job_id", job.ID),
-		slog.String("notification_id", id), slog.String("user_id", data.UserID))
-	return CreateResult{NotificationID: id}, nil
+	return id, nil
 }
 
 // insert stores the notification and returns its id. When a row with the same dedupe key

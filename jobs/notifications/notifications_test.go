@@ -348,12 +348,12 @@ func TestCreate_PublishErrorIsRetryable(t *testing.T) {
 	}
 }
 
-func TestHandler_HandlersListsCreate(t *testing.T) {
+func TestHandler_HandlersListsJobs(t *testing.T) {
 	t.Parallel()
 
 	h := NewHandler(nil, nil, nil)
 	fns := h.Handlers()
-	if len(fns) != 1 || fns[JobCreate] == nil {
-		t.Errorf("Handlers() = %v, want only %q", fns, JobCreate)
+	if len(fns) != 2 || fns[JobCreate] == nil || fns[JobSuperAdminAlert] == nil {
+		t.Errorf("Handlers() = %v, want %q and %q", fns, JobCreate, JobSuperAdminAlert)
 	}
 }
