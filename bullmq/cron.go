@@ -9,10 +9,11 @@ import (
 )
 
 // cronSchedule is a parsed cron expression with the semantics of the npm package
-// cron-parser 5.x, which Node bullmq 6.x uses for pattern schedulers: five fields, or six
-// with a leading seconds field; ranges, steps, lists, month and weekday names, "?" as "*",
-// "L" (last day of the month), "<weekday>L" (last such weekday) and "<weekday>#<n>" (n-th
-// such weekday). Weekday 7 is Sunday, like 0.
+// cron-parser 5.x, which Node bullmq 6.x uses for pattern schedulers. It has five fields,
+// or six with a leading seconds field. Fields take ranges, steps, lists, month and weekday
+// names, and "?" as "*". The day fields also take "L" (last day of the month),
+// "<weekday>L" (last such weekday) and "<weekday>#<n>" (n-th such weekday). Weekday 7 is
+// Sunday, like 0.
 type cronSchedule struct {
 	seconds, minutes, hours, days, months, weekdays uint64
 
@@ -51,7 +52,7 @@ var (
 type cronField struct {
 	name     string
 	min, max int
-	names    []string // names[i] stands for min of the name list + i
+	names    []string // names[i] is the name of the value nameBase+i
 	nameBase int
 }
 
@@ -259,10 +260,10 @@ func replaceCronNames(text string, f cronField) string {
 const cronSearchYears = 8
 
 // next returns the first fire time strictly after the given instant, evaluated in loc, at
-// whole-second resolution. As with cron-parser 5.x, a local time that a daylight saving
-// change skips fires at the same minute and second of the hour after the gap, and a local
-// time that occurs twice fires at its first occurrence only, unless the hour field allows
-// every hour, in which case it fires at both.
+// whole-second resolution. The daylight saving rules follow cron-parser 5.x. A local time
+// that a change skips fires at the same minute and second of the hour after the gap. A
+// local time that occurs twice fires at its first occurrence only, unless the hour field
+// allows every hour: then it fires at both.
 func (c *cronSchedule) next(after time.Time, loc *time.Location) (time.Time, bool) {
 	local := after.In(loc)
 	y, m, d := local.Date()

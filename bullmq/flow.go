@@ -205,7 +205,7 @@ func (r *addRequest) toFlowAdd(id string, hasChildren bool, waitingChildrenKey s
 	return nil
 }
 
-// ErrWaitingChildren tells the worker that the processor moved its job to
-// waiting-children with Job.MoveToWaitingChildren, so the worker must not complete or
-// fail it. It plays the part of Node's WaitingChildrenError.
+// ErrWaitingChildren is the error a processor returns after it moved its job to
+// waiting-children with Job.MoveToWaitingChildren. The worker then neither completes nor
+// fails the job, as with Node's WaitingChildrenError.
 var ErrWaitingChildren = errors.New("bullmq: job moved to waiting-children")

@@ -323,7 +323,7 @@ await fp.add({ name: 'parent', queueName: args.top, opts: { jobId: 'P', attempts
 	}
 }
 
-func TestInterop_GoWorkerWaitsForChildAddedByNode(t *testing.T) {
+func TestInterop_GoMoveToWaitingChildren(t *testing.T) {
 	t.Parallel()
 
 	forEachWorkerMajor(t, func(t *testing.T, env workerEnv) {

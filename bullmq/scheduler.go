@@ -17,7 +17,7 @@ var (
 	removeJobSchedulerScript = loadScript("remove_job_scheduler")
 )
 
-// RepeatOpts tells when a job scheduler creates jobs. Exactly one of Every and Pattern
+// RepeatOpts sets when a job scheduler creates jobs. Exactly one of Every and Pattern
 // must be set.
 type RepeatOpts struct {
 	// Every is the interval between iterations, in whole milliseconds. The first iteration

@@ -148,9 +148,9 @@ func (q *Queue) addNextIteration(ctx context.Context, job *Job, now time.Time) (
 }
 
 // nextIterationOpts builds the stored opts of the next iteration from the running one's,
-// as Node does: "attempts" defaults to 0, repeat.count grows by one, the offset is kept only
-// for every schedulers, and timestamp, prevMillis (pattern only) and repeatJobKey are set.
-// "delay" and "jobId" are left to the script.
+// as Node does. "attempts" defaults to 0 and repeat.count grows by one. The repeat offset
+// is kept only for every schedulers. timestamp, prevMillis (pattern only) and repeatJobKey
+// are set, and "delay" and "jobId" are left to the script.
 func nextIterationOpts(opts *orderedObject, schedulerID string, count int, nextMillis int64,
 	now time.Time) (json.RawMessage, error) {
 	out := &orderedObject{}
