@@ -85,6 +85,7 @@ func (f *fleet) env() []string {
 		"DATABASE_URL="+f.db.URL,
 		"NIMARA_PREFIX="+f.prefix,
 		"NIMARA_SOCKETIO_KEY="+f.sioKey,
+		"NIMARA_METRICS_ADDR=127.0.0.1:0",
 		"LOG_FORMAT=text",
 	)
 }

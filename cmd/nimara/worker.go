@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,13 @@ type WorkerOptions struct {
 	ShutdownTimeout time.Duration
 	LockDuration    time.Duration
 	StalledInterval time.Duration
+	// MetricsAddr is the listen address of /metrics, /healthz and /readyz. Empty serves
+	// none of them.
+	MetricsAddr string
+	// SweepInterval is the period of the dead-letter sweeper.
+	SweepInterval time.Duration
+	// SampleInterval is the period of the queue depth sampler.
+	SampleInterval time.Duration
 }
 
 func newCmdWorker(f *Factory, runF func(context.Context, *WorkerOptions) error) *cobra.Command {
@@ -42,7 +50,16 @@ func newCmdWorker(f *Factory, runF func(context.Context, *WorkerOptions) error) 
 Each queue runs with its catalog concurrency unless --concurrency overrides it. On
 SIGINT or SIGTERM the workers stop fetching, let active jobs finish within
 --shutdown-timeout, and the process exits 0. Jobs still running after the timeout stay
-active, and a stalled-job check of another worker runs them again.`,
+active, and a stalled-job check of another worker runs them again.
+
+Jobs stored without attempts or backoff get their queue's policy. A job that fails for
+good gets an entry in the dead-letter queue, a system:jobFailed event in room global
+and a notification for every super admin. One elected worker process sweeps the failed
+sets of all queues every --dlq-sweep-interval for failures without an entry, and
+samples the queue depths for the metrics.
+
+--metrics-addr (env NIMARA_METRICS_ADDR, default :9464) serves /metrics, /healthz and
+/readyz; an empty address serves nothing.`,
 		Example: `  # Run every queue that has handlers
   $ nimara worker
 
@@ -70,6 +87,12 @@ active, and a stalled-job check of another worker runs them again.`,
 		"lifetime of a job lock that is not renewed")
 	cmd.Flags().DurationVar(&opts.StalledInterval, "stalled-interval", 30*time.Second,
 		"period of the stalled-job check")
+	cmd.Flags().StringVar(&opts.MetricsAddr, "metrics-addr", defaultMetricsAddr(f),
+		"listen address of /metrics, /healthz and /readyz (env NIMARA_METRICS_ADDR)")
+	cmd.Flags().DurationVar(&opts.SweepInterval, "dlq-sweep-interval", time.Second,
+		"period of the dead-letter sweep of the failed sets")
+	cmd.Flags().DurationVar(&opts.SampleInterval, "depth-sample-interval", 15*time.Second,
+		"period of the queue depth sampling for the metrics")
 	return cmd
 }
 
@@ -103,6 +126,12 @@ func validateWorkerOptions(opts *WorkerOptions) error {
 			return usageErrorf("invalid --%s %s: must not be negative", flag, d)
 		}
 	}
+	for flag, d := range map[string]time.Duration{"dlq-sweep-interval": opts.SweepInterval,
+		"depth-sample-interval": opts.SampleInterval} {
+		if d <= 0 {
+			return usageErrorf("invalid --%s %s: must be positive", flag, d)
+		}
+	}
 	return nil
 }
 
@@ -128,6 +157,14 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 	pub := realtime.NewEmitterPublisher(emitter.New(rdb, emitter.Options{Key: cfg.SocketIOKey}))
 	registry := queues.DefaultRegistry(queues.Deps{DB: pool, Publisher: pub, Logger: logger})
 
+	reg := prometheus.NewRegistry()
+	metrics, err := queues.NewMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	deadLetter := queues.NewDeadLetter(rdb, queues.DeadLetterConfig{
+		Prefix: cfg.Prefix, Publisher: pub, Logger: logger})
+
 	hostname, _ := os.Hostname()
 	workers, err := registry.NewWorkers(rdb, opts.Queues, queues.WorkerConfig{
 		Prefix:          cfg.Prefix,
@@ -137,10 +174,20 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 		StalledInterval: opts.StalledInterval,
 		Name:            fmt.Sprintf("nimara:%s:%d", hostname, os.Getpid()),
 		Logger:          logger,
+		Metrics:         metrics,
+		DeadLetter:      deadLetter,
 	})
 	if err != nil {
 		return err
 	}
+	runner := queues.NewRunner(workers)
+
+	stopOps, err := startOps(ctx, opsDeps{opts: opts, cfg: cfg, logger: logger, rdb: rdb,
+		pool: pool, reg: reg, metrics: metrics, deadLetter: deadLetter, runner: runner})
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 
 	logger.InfoContext(ctx, "Worker process starting",
 		slog.Any("queues", opts.Queues),
@@ -150,7 +197,7 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 
 	// TODO: exit 1 when the shutdown timeout cut jobs short. bullmq.Worker.Run returns nil
 	// in that case too, so the process exits 0 and the jobs are left to the stalled check.
-	if err := queues.Run(ctx, workers); err != nil {
+	if err := runner.Run(ctx); err != nil {
 		return err
 	}
 
