@@ -2,6 +2,7 @@ package bullmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -53,7 +54,12 @@ func jobsProcessedBy(t *testing.T, client *redis.Client, q *Queue, ids []string)
 // TestInterop_GlobalConcurrencyShared has a Go worker and a Node worker, each of
 // concurrency 4, share a queue with a global concurrency of 1 set by Go, over 500 jobs
 // added by both sides. The events stream must never show a second job becoming active
-// before the active one completed.
+// before the active one completed or went back to wait.
+//
+// A worker that completes a job fetches the next one in the same script, so one worker
+// could keep every job while the queue has a backlog. Every job therefore fails its first
+// attempt and is retried at once: a retry fetches nothing, and the retried job wakes a
+// blocked worker, so both workers keep getting jobs.
 func TestInterop_GlobalConcurrencyShared(t *testing.T) {
 	t.Parallel()
 
@@ -68,10 +74,16 @@ func TestInterop_GlobalConcurrencyShared(t *testing.T) {
 			t.Fatalf("Node getGlobalConcurrency() = %v, want 1", got)
 		}
 
-		env.startNodeWorker(t, `await sleep(1); return 'n';`,
+		env.startNodeWorker(t, `
+await sleep(1);
+if (job.attemptsMade === 0) throw new Error('first attempt');
+return 'n';`,
 			map[string]any{"concurrency": 4, "name": "node-w"})
 		startWorker(t, env.q, func(ctx context.Context, job *Job) (any, error) {
 			time.Sleep(time.Millisecond)
+			if job.AttemptsMade == 0 {
+				return nil, errors.New("first attempt")
+			}
 			return "g", nil
 		}, WorkerOpts{Concurrency: 4, Name: "go-w"})
 
@@ -84,8 +96,8 @@ func TestInterop_GlobalConcurrencyShared(t *testing.T) {
 			ids, err := nodepeer.EvalAs[[]string](ctx, env.peer, `
 const ids = [];
 for (let i = 0; i < args.n; i++) {
-  ids.push((await state.q.add('node-job', {i})).id);
-  await sleep(4);
+  ids.push((await state.q.add('node-job', {i}, {attempts: 2})).id);
+  await sleep(2);
 }
 return ids;`, env.args(map[string]any{"n": perSide}))
 			if err != nil {
@@ -96,10 +108,9 @@ return ids;`, env.args(map[string]any{"n": perSide}))
 
 		var ids []string
 		for i := range perSide {
-			ids = append(ids, mustAdd(t, env.q, "go-job", map[string]int{"i": i}, JobOpts{}).ID)
-			// Adding slower than the workers process lets the queue run empty now and
-			// then, and only then can the worker that is not chaining fetches get a job.
-			time.Sleep(4 * time.Millisecond)
+			ids = append(ids, mustAdd(t, env.q, "go-job", map[string]int{"i": i},
+				JobOpts{Attempts: 2}).ID)
+			time.Sleep(2 * time.Millisecond)
 		}
 		ids = append(ids, <-nodeIDs...)
 		if len(ids) != 2*perSide {
@@ -111,8 +122,8 @@ return ids;`, env.args(map[string]any{"n": perSide}))
 		})
 
 		entries := readStream(t, env.client, env.q.keys.events())
-		if n := len(activeTimes(entries)); n != 2*perSide {
-			t.Errorf("%d active events, want %d", n, 2*perSide)
+		if n := len(activeTimes(entries)); n != 4*perSide {
+			t.Errorf("%d active events, want %d (two attempts per job)", n, 4*perSide)
 		}
 		checkOneActiveAtATime(t, entries)
 
