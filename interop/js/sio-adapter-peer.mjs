@@ -130,6 +130,46 @@ const h = {
     });
   },
 
+  // connectMany opens count websocket clients to url that record, for every "lat" event,
+  // the delay from its first argument's t field (wall-clock milliseconds) to its arrival,
+  // without writing events. latencies returns and clears the recorded delays.
+  async connectMany(url, count) {
+    const clients = [];
+    for (let i = 0; i < count; i += 50) {
+      const batch = [];
+      for (let j = i; j < Math.min(count, i + 50); j++) {
+        batch.push(new Promise((resolve, reject) => {
+          const socket = connect(url, { transports: ["websocket"], reconnection: false,
+            forceNew: true });
+          socket.on("lat", (msg) => {
+            h.recorded.push(performance.timeOrigin + performance.now() - msg.t);
+          });
+          socket.once("connect", () => resolve(socket));
+          socket.once("connect_error", reject);
+        }));
+      }
+      clients.push(...await Promise.all(batch));
+    }
+    closers.push(() => clients.forEach((c) => c.disconnect()));
+    return clients;
+  },
+  recorded: [],
+
+  // waitLatencies waits until count delays were recorded or timeoutMs passed, then returns
+  // {received, p50, p99} in milliseconds and clears the record.
+  async waitLatencies(count, timeoutMs) {
+    const end = Date.now() + timeoutMs;
+    while (h.recorded.length < count && Date.now() < end) await h.sleep(5);
+    const sorted = Float64Array.from(h.recorded).sort();
+    h.recorded = [];
+    const pick = (q) => sorted.length ? sorted[Math.min(sorted.length - 1,
+      Math.floor(q * sorted.length))] : null;
+    return { received: sorted.length, p50: pick(0.5), p99: pick(0.99) };
+  },
+
+  // now returns the wall clock in milliseconds, as the latency clients read it.
+  now: () => performance.timeOrigin + performance.now(),
+
   emitter(key) {
     return new Emitter(redis(), { key });
   },

@@ -223,7 +223,7 @@ func (a *RedisAdapter) Broadcast(packet *parser.Packet, opts *socket.BroadcastOp
 				slog.Any("err", err))
 		}
 	}
-	a.Adapter.Broadcast(packet, opts)
+	broadcastLocal(a, a.nsp, packet, opts)
 }
 
 func (a *RedisAdapter) publishBroadcast(packet *parser.Packet, opts *socket.BroadcastOptions,
@@ -255,7 +255,7 @@ func (a *RedisAdapter) BroadcastWithAck(packet *parser.Packet, opts *socket.Broa
 				"Broadcast with acknowledgement not published to Redis", slog.Any("err", err))
 		}
 	}
-	a.Adapter.BroadcastWithAck(packet, opts, clientCount, ack)
+	broadcastWithAckLocal(a, a.nsp, packet, opts, clientCount, ack)
 }
 
 func (a *RedisAdapter) publishBroadcastWithAck(packet *parser.Packet,

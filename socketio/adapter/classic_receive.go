@@ -78,7 +78,7 @@ func (a *RedisAdapter) onBroadcast(channel string, payload []byte) {
 		a.drop(channel, err)
 		return
 	}
-	a.Adapter.Broadcast(packet, opts)
+	broadcastLocal(a, a.nsp, packet, opts)
 }
 
 func (a *RedisAdapter) hasRoom(room string) bool {
@@ -349,7 +349,7 @@ func (a *RedisAdapter) answerBroadcast(request map[string]any) error {
 				slog.Any("err", err))
 		}
 	}
-	a.Adapter.BroadcastWithAck(packet, opts, onCount, onAck)
+	broadcastWithAckLocal(a, a.nsp, packet, opts, onCount, onAck)
 	return nil
 }
 

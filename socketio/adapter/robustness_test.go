@@ -473,3 +473,53 @@ func TestRedisAdapter_SpecificResponseChannel(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisAdapter_BurstReachesClient sends bursts faster than a client reads. The base
+// adapter of zishang520/socket.io v2.5.0 loses all but the first packet of each websocket
+// write batch in that case; the Redis adapter must deliver every packet, in order.
+func TestRedisAdapter_BurstReachesClient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := testRedis(t)
+	key := uniqueKey(t)
+	logger, _ := newRecorder(t)
+	builder, _ := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
+	g := startGoServer(t, builder)
+	s := &smallBundle{peer: startPeer(t), ids: map[string]string{}}
+	s.connect(t, "c", g.url)
+
+	const burst = 1000
+	requireBurst := func(t *testing.T, marker string) {
+		t.Helper()
+		var seqs []int
+		for _, e := range s.until(t, "c", marker) {
+			if e.Event != "burst" {
+				continue
+			}
+			var args []int
+			mustUnmarshal(t, e.Args, &args)
+			seqs = append(seqs, args[0])
+		}
+		if len(seqs) != burst {
+			t.Fatalf("client received %d of %d burst events", len(seqs), burst)
+		}
+		for i, seq := range seqs {
+			if seq != i {
+				t.Fatalf("event %d carries %d, want the burst order", i, seq)
+			}
+		}
+	}
+
+	for i := range burst {
+		g.io.Emit("burst", i)
+	}
+	g.io.Emit("end-local")
+	requireBurst(t, "end-local")
+
+	e := emitter.New(rdb, emitter.Options{Key: key})
+	for i := range burst {
+		mustEmit(t, e.Emit(ctx, "burst", i))
+	}
+	mustEmit(t, e.Emit(ctx, "end-remote"))
+	requireBurst(t, "end-remote")
+}

@@ -321,7 +321,7 @@ func (a *ShardedRedisAdapter) Broadcast(packet *parser.Packet, opts *socket.Broa
 				slog.Any("err", err))
 		}
 	}
-	a.Adapter.Broadcast(packet, opts)
+	broadcastLocal(a, a.nsp, packet, opts)
 }
 
 // BroadcastWithAck publishes packet with a request id on the main channel, so every server
@@ -335,7 +335,7 @@ func (a *ShardedRedisAdapter) BroadcastWithAck(packet *parser.Packet,
 				"Broadcast with acknowledgement not published to Redis", slog.Any("err", err))
 		}
 	}
-	a.Adapter.BroadcastWithAck(packet, opts, clientCount, ack)
+	broadcastWithAckLocal(a, a.nsp, packet, opts, clientCount, ack)
 }
 
 func (a *ShardedRedisAdapter) publishBroadcastWithAck(packet *parser.Packet,

@@ -93,7 +93,7 @@ func (a *ShardedRedisAdapter) onBroadcast(msg, data map[string]any) error {
 
 	id, withAck := data["requestId"]
 	if !withAck {
-		a.Adapter.Broadcast(packet, opts)
+		broadcastLocal(a, a.nsp, packet, opts)
 		return nil
 	}
 
@@ -115,7 +115,7 @@ func (a *ShardedRedisAdapter) onBroadcast(msg, data map[string]any) error {
 			{Key: "packet", Value: value},
 		})
 	}
-	a.Adapter.BroadcastWithAck(packet, opts, onCount, onAck)
+	broadcastWithAckLocal(a, a.nsp, packet, opts, onCount, onAck)
 	return nil
 }
 
