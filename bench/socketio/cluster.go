@@ -111,9 +111,10 @@ func (c *cluster) publishers() []*publisher {
 			send: func(seq int) error { return c.emitter.Emit(ctx, "lat", probe(seq)) },
 		},
 		{
-			name:        "Node emitter",
-			publishMany: c.nodePublishMany(`h.state.emitter.emit("tp", i)`, "h.state.emitter.redisClient"),
-			sendAll:     c.nodeSendAll(`h.state.emitter.emit("lat", {t: h.now(), seq: i})`),
+			name: "Node emitter",
+			publishMany: c.nodePublishMany(`h.state.emitter.emit("tp", i)`,
+				"h.state.emitter.redisClient"),
+			sendAll: c.nodeSendAll(`h.state.emitter.emit("lat", {t: h.now(), seq: i})`),
 		},
 		{
 			name: "Go server (adapter)",

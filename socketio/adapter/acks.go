@@ -21,7 +21,7 @@ type ackRequest struct {
 }
 
 // ackRegistry holds the acknowledged broadcasts of one adapter. Like the Node adapters, it
-// forgets a request after its timeout, because it cannot know when every client answered.
+// deletes a request after its timeout, because it cannot know when every client responded.
 type ackRegistry struct {
 	mu       sync.Mutex
 	requests map[string]*ackRequest
@@ -51,7 +51,8 @@ func (r *ackRegistry) get(id string) (*ackRequest, bool) {
 	return req, ok
 }
 
-// clientCount reports the number of clients a remote server delivered to.
+// reportCount passes the number of clients a remote server delivered to, and returns false
+// when the value is not a count.
 func (req *ackRequest) reportCount(v any) bool {
 	n, ok := intValue(v)
 	if !ok || n < 0 {

@@ -17,7 +17,7 @@
 //	io := socket.NewServer(nil, opts)
 //
 // Each namespace gets its own adapter, with its own id, subscriber connection and channels,
-// as in Node. Cluster operations block the calling goroutine until every server answered or
+// as in Node. Cluster operations block the calling goroutine until every server responded or
 // the requests timeout passed. Keep connection-state recovery off: the Node adapters do not
 // support it either, and with it every socket.Emit would be published to Redis.
 package adapter
@@ -65,9 +65,9 @@ func New(opts Options) (*Builder, error) {
 	return &Builder{cfg: cfg, specific: opts.PublishOnSpecificResponseChannel}, nil
 }
 
-// New creates the adapter of namespace nsp and subscribes to its channels. It waits until
-// Redis confirmed the subscriptions, at most the requests timeout; after that it logs a
-// warning and returns, and the subscriptions become active when Redis is reachable.
+// New creates the adapter of namespace nsp and subscribes to its channels. It waits at most
+// the requests timeout for Redis to confirm the subscriptions. After that it logs a warning
+// and returns, and the subscriptions become active once Redis is reachable.
 func (b *Builder) New(nsp socket.Namespace) socket.Adapter {
 	return newRedisAdapter(b.cfg, b.specific, nsp)
 }
@@ -132,7 +132,7 @@ func newRedisAdapter(cfg config, specific bool, nsp socket.Namespace) *RedisAdap
 // subscribe holds the four subscriptions of a Node server: the broadcast pattern, the
 // request channel, the shared response channel and the server's own response channel. The
 // request channel must have exactly one subscriber per server, because Node servers count
-// servers with PUBSUB NUMSUB on it and wait for that many answers.
+// servers with PUBSUB NUMSUB on it and wait for that many responses.
 func (a *RedisAdapter) subscribe() {
 	ctx := context.Background()
 	ps := a.cfg.client.Subscribe(ctx)
@@ -215,7 +215,7 @@ func (a *RedisAdapter) encodePacket(packet *parser.Packet) (notepack.Map, error)
 
 // Broadcast publishes packet to the other servers, then delivers it to local sockets. A
 // broadcast to exactly one room goes to that room's channel, so servers without a socket in
-// the room can drop it unread; any other goes to the namespace channel.
+// the room can drop it unread. Any other broadcast goes to the namespace channel.
 func (a *RedisAdapter) Broadcast(packet *parser.Packet, opts *socket.BroadcastOptions) {
 	if !isLocal(opts) {
 		if err := a.publishBroadcast(packet, opts); err != nil {
@@ -244,8 +244,8 @@ func (a *RedisAdapter) publishBroadcast(packet *parser.Packet, opts *socket.Broa
 	return a.publish(channel, msg)
 }
 
-// BroadcastWithAck publishes packet as a request that every server answers with its client
-// count and then with each client's acknowledgement, and delivers it to local sockets.
+// BroadcastWithAck publishes packet as a request, to which every server responds with its
+// client count and then with each client's acknowledgement, and delivers it locally.
 func (a *RedisAdapter) BroadcastWithAck(packet *parser.Packet, opts *socket.BroadcastOptions,
 	clientCount func(uint64), ack socket.Ack,
 ) {

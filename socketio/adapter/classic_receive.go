@@ -13,9 +13,9 @@ import (
 	"github.com/portnimara/nimara/socketio/internal/notepack"
 )
 
-// onRedisMessage runs on the subscriber goroutine. Responses are handled here, because a
-// user listener waiting for one must not wait behind other work; broadcasts and requests go
-// to the work queue, which keeps their order.
+// onRedisMessage runs on the subscriber goroutine. It handles responses at once, because a
+// user listener that waits for one must not wait behind other work. Broadcasts and requests
+// go to the work queue, which keeps their order.
 func (a *RedisAdapter) onRedisMessage(m *redis.Message) {
 	payload := []byte(m.Payload)
 	switch {
@@ -86,7 +86,7 @@ func (a *RedisAdapter) hasRoom(room string) bool {
 	return ok
 }
 
-// onRequest answers or applies a request of another server or of an emitter.
+// onRequest responds to or applies a request of another server or of an emitter.
 func (a *RedisAdapter) onRequest(payload []byte) {
 	request, err := decodeMessage(payload)
 	if err != nil {
@@ -188,8 +188,9 @@ func (a *RedisAdapter) answerAllRooms(request map[string]any) error {
 	})
 }
 
-// applyRemote handles join, leave and disconnect requests. The opts form targets rooms; the
-// legacy form, which 8.x servers no longer send, targets one socket by id and is answered.
+// applyRemote handles join, leave and disconnect requests. The opts form targets rooms. The
+// legacy form, which 8.x servers no longer send, targets one socket by id and gets a
+// response.
 func (a *RedisAdapter) applyRemote(typ int64, request map[string]any) error {
 	if request["opts"] == nil {
 		return a.applyLegacy(typ, request)
@@ -267,9 +268,9 @@ func (a *RedisAdapter) answerFetch(request map[string]any) error {
 }
 
 // answerServerSideEmit calls the namespace's server-side listeners. A request with a
-// requestId key, even a null one, wants an acknowledgement: the listeners get a socket.Ack
-// as their last argument, and its first call publishes the first value on the shared
-// response channel, whatever PublishOnSpecificResponseChannel says, as in Node.
+// requestId key, even a null one, expects an acknowledgement, so the listeners get a
+// socket.Ack as their last argument. Its first call publishes the first value on the shared
+// response channel, whatever PublishOnSpecificResponseChannel is set to, as in Node.
 func (a *RedisAdapter) answerServerSideEmit(request map[string]any) error {
 	data, ok := request["data"].([]any)
 	if !ok || len(data) == 0 {

@@ -21,7 +21,7 @@ func (a *RedisAdapter) localSockets(opts *socket.BroadcastOptions) []socket.Sock
 }
 
 // FetchSockets returns the sockets that opts select on every server. The returned function
-// blocks until every server counted by ServerCount answered, or fails with an error wrapping
+// blocks until every server counted by ServerCount responded, or fails with an error wrapping
 // ErrTimeout after the requests timeout, as Node does, without a partial result.
 func (a *RedisAdapter) FetchSockets(opts *socket.BroadcastOptions,
 ) func(func([]socket.SocketDetails, error)) {
@@ -70,7 +70,7 @@ func (a *RedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 		return received >= expected
 	}
 	err = a.request(requestRemoteFetch, request, onResponse, func() error {
-		return fmt.Errorf("fetch sockets: %d of %d servers answered: %w", received, expected,
+		return fmt.Errorf("fetch sockets: %d of %d servers responded: %w", received, expected,
 			ErrTimeout)
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func (a *RedisAdapter) allRemoteRooms(ctx context.Context, expected int,
 	done := make(chan error, 1)
 	go func() {
 		done <- a.request(requestAllRooms, request, onResponse, func() error {
-			return fmt.Errorf("all rooms: %d of %d servers answered: %w", received, expected,
+			return fmt.Errorf("all rooms: %d of %d servers responded: %w", received, expected,
 				ErrTimeout)
 		})
 	}()
@@ -140,7 +140,7 @@ func (a *RedisAdapter) allRemoteRooms(ctx context.Context, expected int,
 	}
 }
 
-// remoteServers returns the number of other servers that will answer a request.
+// remoteServers returns the number of other servers that will respond to a request.
 func (a *RedisAdapter) remoteServers() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
 	defer cancel()
@@ -211,7 +211,7 @@ func (a *RedisAdapter) DisconnectSockets(opts *socket.BroadcastOptions, close bo
 	a.Adapter.DisconnectSockets(opts, close)
 }
 
-// publishRemote sends a join, leave or disconnect request, which no server answers. Node
+// publishRemote sends a join, leave or disconnect request, to which no server responds. Node
 // senders apply such a request when it comes back from Redis; this adapter applies it at
 // once and ignores its own copy, which gives the same result.
 func (a *RedisAdapter) publishRemote(typ int, opts *socket.BroadcastOptions,
@@ -288,7 +288,7 @@ func (a *RedisAdapter) serverSideEmitWithAck(data []any, expected int, ack socke
 		return len(responses) >= expected
 	}
 	err := a.request(requestServerSideEmit, request, onResponse, func() error {
-		return fmt.Errorf("server-side emit: %d of %d servers answered: %w", len(responses),
+		return fmt.Errorf("server-side emit: %d of %d servers responded: %w", len(responses),
 			expected, ErrTimeout)
 	})
 	a.callbacks.push(func() { ack(responses, err) })

@@ -11,10 +11,10 @@ import (
 // Local delivery replaces the base adapter's Broadcast and BroadcastWithAck.
 //
 // NOTE: the base adapter of zishang520/socket.io v2.5.0 attaches a pre-encoded websocket
-// frame to broadcast packets, and the websocket transport of engine.io v2.5.0 returns after
-// writing the first pre-encoded packet of a batch, so every later packet of that batch is
-// lost. Batches form whenever a client is slower than the broadcast rate. These functions
-// deliver the same packets without the pre-encoded frame.
+// frame to broadcast packets. The websocket transport of engine.io v2.5.0 returns after it
+// wrote the first pre-encoded packet of a write batch, so the later packets of the batch are
+// lost (transports/websocket.go, send). Batches form whenever a client reads slower than the
+// server broadcasts. These functions deliver the same packets without the pre-encoded frame.
 
 // selectSockets returns the connected local sockets that opts select: the sockets of any of
 // opts.Rooms (every socket when there is none), minus the sockets of any of opts.Except.

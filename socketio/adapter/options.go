@@ -44,8 +44,8 @@ type Options struct {
 	RequestsTimeout time.Duration
 
 	// PublishOnSpecificResponseChannel sends responses on the requester's own response
-	// channel instead of the channel shared by the namespace. Answers to server-side emits
-	// always use the shared channel, as in Node. Default false.
+	// channel instead of the channel shared by the namespace. Acknowledgements of
+	// server-side emits always use the shared channel, as in Node. Default false.
 	PublishOnSpecificResponseChannel bool
 
 	// Logger receives one line per dropped message, Redis outage and recovery. Default: no

@@ -61,7 +61,8 @@ func startPeer(t *testing.T) *nodePeer {
 	if err != nil {
 		t.Fatalf("locate interop directory: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")); err != nil {
+	modules := filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")
+	if _, err := os.Stat(modules); err != nil {
 		t.Fatalf("Node peers missing in %s: run `npm ci` there first (%v)", dir, err)
 	}
 

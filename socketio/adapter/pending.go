@@ -95,14 +95,6 @@ func (p *pendingRegistry) deliver(id string, response map[string]any) bool {
 	return true
 }
 
-// read runs fn under the lock, so a timeout handler can read the state that onResponse
-// builds.
-func (p *pendingRegistry) read(fn func()) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fn()
-}
-
 func (p *pendingRegistry) remove(id string, req *pendingRequest) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -207,7 +207,7 @@ func TestShardedRedisAdapter_DropsMalformedMessages(t *testing.T) {
 	}
 }
 
-// deadServer subscribes like a server that stopped answering: PUBSUB NUMSUB counts it.
+// deadServer subscribes like a server that stopped responding, so PUBSUB NUMSUB counts it.
 func deadServer(t *testing.T, rdb *redis.Client, channel string, sharded bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -222,7 +222,7 @@ func deadServer(t *testing.T, rdb *redis.Client, channel string, sharded bool) {
 	t.Cleanup(func() { _ = ps.Close() })
 }
 
-func TestRedisAdapter_RequestsToDeadServerTimeOut(t *testing.T) {
+func TestRedisAdapter_DeadServerTimeout(t *testing.T) {
 	t.Parallel()
 	rdb := testRedis(t)
 	key := uniqueKey(t)
@@ -243,7 +243,7 @@ func TestRedisAdapter_RequestsToDeadServerTimeOut(t *testing.T) {
 	}
 }
 
-func TestShardedRedisAdapter_RequestsToDeadServerTimeOut(t *testing.T) {
+func TestShardedRedisAdapter_DeadServerTimeout(t *testing.T) {
 	t.Parallel()
 	rdb := testRedis(t)
 	key := uniqueKey(t)
@@ -383,7 +383,8 @@ func TestRedisAdapter_KeySeparatesClusters(t *testing.T) {
 	s.connect(t, "cOther", other.url, "r")
 
 	g.io.To("r").Emit("same-key", 1)
-	if err := emitter.New(rdb, emitter.Options{Key: key}).To("r").Emit(ctx, "same-key", 2); err != nil {
+	e := emitter.New(rdb, emitter.Options{Key: key})
+	if err := e.To("r").Emit(ctx, "same-key", 2); err != nil {
 		t.Fatalf("emit: %v", err)
 	}
 	received := map[string]int{}
@@ -458,7 +459,7 @@ func TestRedisAdapter_SpecificResponseChannel(t *testing.T) {
 
 	var nodeUID string
 	s.peer.evalInto(t, &nodeUID, `return h.state.n.io.of("/").adapter.uid`, nil)
-	// n answers g on g's own channel, and gs answers n on n's own channel.
+	// n responds to g on g's own channel, and gs responds to n on n's own channel.
 	wanted := []string{
 		key + "-response#/#" + a.Uid() + "#", key + "-response#/#" + nodeUID + "#",
 	}

@@ -138,7 +138,7 @@ func (a *ShardedRedisAdapter) subscribe() {
 }
 
 // onRoomChange subscribes to the channel of a room created locally, or unsubscribes from
-// the channel of a room deleted locally, when the subscription mode asks for it.
+// the channel of a room deleted locally, when the subscription mode requires it.
 func (a *ShardedRedisAdapter) onRoomChange(args []any, created bool) {
 	if len(args) == 0 {
 		return
@@ -205,7 +205,7 @@ func (a *ShardedRedisAdapter) ServerCount() int64 {
 	return n
 }
 
-// remoteServers returns the number of other servers that will answer a request.
+// remoteServers returns the number of other servers that will respond to a request.
 func (a *ShardedRedisAdapter) remoteServers() (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
 	defer cancel()

@@ -53,7 +53,7 @@ func (a *ShardedRedisAdapter) publishOrLog(typ int, data notepack.Map) {
 }
 
 // FetchSockets returns the sockets that opts select on every server. The returned function
-// blocks until every other server answered, or fails with an error wrapping ErrTimeout after
+// blocks until every other server responded, or fails with an error wrapping ErrTimeout after
 // the broadcast timeout (opts.Flags.Timeout) or else the requests timeout.
 func (a *ShardedRedisAdapter) FetchSockets(opts *socket.BroadcastOptions,
 ) func(func([]socket.SocketDetails, error)) {
@@ -100,7 +100,7 @@ func (a *ShardedRedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 			{Key: "requestId", Value: requestID},
 		}
 	}, onResponse, func() error {
-		return fmt.Errorf("fetch sockets: %d of %d servers answered: %w", received, expected,
+		return fmt.Errorf("fetch sockets: %d of %d servers responded: %w", received, expected,
 			ErrTimeout)
 	})
 	if err != nil {
@@ -181,7 +181,7 @@ func (a *ShardedRedisAdapter) serverSideEmitWithAck(data []any, expected int, ac
 			{Key: "packet", Value: data},
 		}
 	}, onResponse, func() error {
-		return fmt.Errorf("server-side emit: %d of %d servers answered: %w", len(responses),
+		return fmt.Errorf("server-side emit: %d of %d servers responded: %w", len(responses),
 			expected, ErrTimeout)
 	})
 	a.callbacks.push(func() { ack(responses, err) })

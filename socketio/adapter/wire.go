@@ -219,7 +219,8 @@ func decodeOptions(v any) (*socket.BroadcastOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &socket.BroadcastOptions{Rooms: rooms, Except: except, Flags: decodeFlags(m["flags"])}, nil
+	flags := decodeFlags(m["flags"])
+	return &socket.BroadcastOptions{Rooms: rooms, Except: except, Flags: flags}, nil
 }
 
 // wirePacketType translates the ASCII packet types of the zishang520 parser into the
