@@ -293,6 +293,8 @@ func TestWorker_SchedulerEveryIterations(t *testing.T) {
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
 		t.Fatalf("only %d iterations ran", len(seen))
 	}
 	if _, err := q.RemoveJobScheduler(ctx, "fast"); err != nil {
