@@ -2,7 +2,6 @@ package queues
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -126,14 +125,4 @@ func tsPropertyName(name string) string {
 		}
 	}
 	return name
-}
-
-// sortedKeys returns the keys of m in ascending order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

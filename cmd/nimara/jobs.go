@@ -13,17 +13,13 @@ import (
 )
 
 func newCmdJobs(f *Factory) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "jobs <command>",
-		Short: "Manage the jobs of the CRM's queues",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
-			}
-			return cmd.Help()
-		},
-	}
+	cmd := subcommandGroup("jobs <command>", "Manage the jobs of the CRM's queues")
+	cmd.AddCommand(newCmdJobsLs(f, nil))
+	cmd.AddCommand(newCmdJobsGet(f, nil))
 	cmd.AddCommand(newCmdJobsAdd(f, nil))
+	cmd.AddCommand(newCmdJobsRetry(f, nil))
+	cmd.AddCommand(newCmdJobsPromote(f, nil))
+	cmd.AddCommand(newCmdJobsRm(f, nil))
 	return cmd
 }
 
@@ -52,8 +48,8 @@ its id.
 
 --opts takes Node's option names: jobId, delay, priority, lifo, attempts, backoff,
 removeOnComplete, removeOnFail, deduplication, timestamp, keepLogs, stackTraceLimit.
-Times are milliseconds. When --opts sets no attempts, the queue's catalog attempts
-apply.`,
+Times are milliseconds. Options that --opts does not set come from the catalog: the
+queue's attempts, the CRM backoff (1s, 10s, 100s) and the job name's priority.`,
 		Example: `  # Notify a user
   $ nimara jobs add notifications create --data '{"userId":"u1","type":"t","title":"Hi"}'
 
@@ -96,8 +92,15 @@ func parseJobsAddFlags(opts *JobsAddOptions, data, rawOpts string) error {
 	if err != nil {
 		return usageErrorf("invalid --opts: %w", err)
 	}
+	defaults := q.DefaultJobOpts(opts.Name)
 	if !hasJSONKey([]byte(rawOpts), "attempts") {
-		parsed.Attempts = q.MaxAttempts
+		parsed.Attempts = defaults.Attempts
+	}
+	if !hasJSONKey([]byte(rawOpts), "backoff") {
+		parsed.Backoff = defaults.Backoff
+	}
+	if !hasJSONKey([]byte(rawOpts), "priority") {
+		parsed.Priority = defaults.Priority
 	}
 	opts.Opts = parsed
 	return nil

@@ -16,18 +16,25 @@ import (
 	"github.com/portnimara/nimara/config"
 )
 
-// Exit codes of the nimara binary.
+// Exit codes of the nimara binary, listed by "nimara help exit-codes".
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK        = 0
+	exitError     = 1
+	exitUsage     = 2
+	exitCancelled = 3
 )
 
 // Factory carries what every command needs from its environment, so tests can run the
 // commands in-process with their own streams and variables.
 type Factory struct {
+	In     io.Reader
 	Out    io.Writer
 	ErrOut io.Writer
+	// InTTY, OutTTY and ErrTTY report whether In, Out and ErrOut are terminals: commands
+	// print tables, prompts and progress bars only to terminals.
+	InTTY  bool
+	OutTTY bool
+	ErrTTY bool
 	// Getenv reads an environment variable; os.Getenv in production.
 	Getenv func(string) string
 
@@ -95,7 +102,8 @@ Settings come from flags, then environment variables, then defaults:
   --log-level     LOG_LEVEL            info (debug, info, warn or error)
   --log-format    LOG_FORMAT           json (json or text)
 
-Exit codes: 0 success, 1 failure, 2 usage error (bad flag or argument).`,
+Exit codes: 0 success, 1 failure, 2 usage error (bad flag or argument), 3 cancelled at
+a confirmation prompt; see "nimara help exit-codes".`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -120,7 +128,11 @@ Exit codes: 0 success, 1 failure, 2 usage error (bad flag or argument).`,
 
 	cmd.AddCommand(newCmdWorker(f, nil))
 	cmd.AddCommand(newCmdJobs(f))
+	cmd.AddCommand(newCmdQueues(f))
+	cmd.AddCommand(newCmdDLQ(f))
+	cmd.AddCommand(newCmdContracts(f, nil))
 	cmd.AddCommand(newCmdMigrate(f, nil))
+	cmd.AddCommand(newHelpExitCodes())
 	return cmd
 }
 
@@ -132,7 +144,9 @@ func Main() int {
 	// Once the first signal arrived, restore the default handling of the next one.
 	context.AfterFunc(ctx, stop)
 
-	f := &Factory{Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv}
+	f := &Factory{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv,
+		InTTY: isTerminal(os.Stdin), OutTTY: isTerminal(os.Stdout),
+		ErrTTY: isTerminal(os.Stderr)}
 	return run(ctx, f, os.Args[1:])
 }
 
@@ -149,6 +163,11 @@ func run(ctx context.Context, f *Factory, args []string) int {
 	var exitErr *exitCodeError
 	if errors.As(err, &exitErr) {
 		return exitErr.code
+	}
+
+	if errors.Is(err, errCancelled) {
+		fmt.Fprintln(f.ErrOut, "Cancelled")
+		return exitCancelled
 	}
 
 	var usageErr *usageError
