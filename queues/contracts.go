@@ -24,6 +24,7 @@ func JSONSchemaContract() ([]byte, error) {
 			ref := q.Name + "." + j.Name
 			defs[ref] = payloadSchema(q, j)
 			branches = append(branches, map[string]any{
+				"type": "object",
 				"properties": map[string]any{
 					"queue": map[string]any{"const": q.Name},
 					"name":  map[string]any{"const": j.Name},
