@@ -30,6 +30,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -45,6 +46,7 @@ type config struct {
 	redisURL        string
 	root            string
 	nodeBin         string
+	cpuProfile      string
 }
 
 func main() {
@@ -58,10 +60,26 @@ func main() {
 	fs.StringVar(&cfg.redisURL, "redis", defaultRedisURL(), "Redis URL (default $REDIS_URL)")
 	fs.StringVar(&cfg.root, "root", ".", "repository root, which contains interop/")
 	fs.StringVar(&cfg.nodeBin, "node", "node", "Node.js executable")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the Go side to this file")
 	_ = fs.Parse(os.Args[1:])
+
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	if err := run(context.Background(), cfg); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
@@ -99,20 +117,17 @@ func run(ctx context.Context, cfg config) error {
 		"%d broadcasts at %d/s per latency run\n\n", key, cfg.messages, cfg.clients,
 		cfg.latencyMessages, cfg.rate)
 
+	// Latency first: the publish-rate runs leave every receiving server with a backlog of
+	// messages to read, which would delay the first probes.
 	publishers := c.publishers()
-	rates := map[string]float64{}
-	for _, p := range publishers {
-		elapsed, err := p.publishMany(cfg.messages)
-		if err != nil {
-			return fmt.Errorf("publish rate of %s: %w", p.name, err)
-		}
-		rates[p.name] = float64(cfg.messages) / elapsed.Seconds()
-	}
-
 	latencies := map[string]map[string]latency{}
 	for _, receiver := range []string{"Go", "Node"} {
 		if err := c.connectClients(receiver); err != nil {
 			return err
+		}
+		// A first, unreported run warms up the connections and both runtimes.
+		if _, err := c.measureLatency(publishers[0]); err != nil {
+			return fmt.Errorf("warm-up run to the %s server: %w", receiver, err)
 		}
 		latencies[receiver] = map[string]latency{}
 		for _, p := range publishers {
@@ -125,6 +140,15 @@ func run(ctx context.Context, cfg config) error {
 		if err := c.disconnectClients(); err != nil {
 			return err
 		}
+	}
+
+	rates := map[string]float64{}
+	for _, p := range publishers {
+		elapsed, err := p.publishMany(cfg.messages)
+		if err != nil {
+			return fmt.Errorf("publish rate of %s: %w", p.name, err)
+		}
+		rates[p.name] = float64(cfg.messages) / elapsed.Seconds()
 	}
 
 	printReport(cfg, publishers, rates, latencies)

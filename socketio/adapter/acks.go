@@ -10,6 +10,11 @@ import (
 // ackRequest is a broadcast with acknowledgements that this server published: the
 // socket.io layer's callbacks for the client count of each server and for each client's
 // acknowledgement.
+//
+// NOTE: BroadcastOperator.Emit of zishang520/socket.io v2.5.0 stores the server count in a
+// plain variable after BroadcastWithAck returns, while these callbacks read it from the
+// adapter's goroutine, so the race detector reports a data race there. Local client
+// acknowledgements race with it the same way without this adapter.
 type ackRequest struct {
 	clientCount func(uint64)
 	ack         socket.Ack
