@@ -108,6 +108,7 @@ func setupCluster(t *testing.T, f flavor) *clusterBundle {
 		const n1 = await h.startServer("n1", {key: args.key, sharded: args.sharded || undefined,
 			nsps: ["/", "/orders"]});
 		const n2 = await h.startServer("n2", {key: args.key, sharded: args.sharded || undefined});
+		h.state.emitter = h.emitter(args.key);
 		for (const name of ["n1", "n2"]) {
 			const io = h.state[name].io;
 			for (const ev of ["cache:flush", "greet", "sync"]) {
@@ -188,6 +189,12 @@ func (b *clusterBundle) drainMonitor() []*redis.Message {
 			return out
 		}
 	}
+}
+
+func (b *clusterBundle) fromNodeEmitter(t *testing.T, marker string) {
+	t.Helper()
+	b.peer.eval(t, `h.state.emitter.emit(args); h.state.emitter.of("/orders").emit(args)`,
+		marker)
 }
 
 // monitored returns the monitored messages up to the last sync marker's publication on

@@ -191,6 +191,47 @@ func runEmitterSuite(t *testing.T, b *clusterBundle) {
 		t.Logf("client disconnect reasons: %v", reasons)
 	})
 
+	t.Run("NodeEmitterToRoomBinary", func(t *testing.T) {
+		b.peer.eval(t, `h.state.emitter.to("port:7").emit("berth",
+			{id: 7, file: Buffer.from([1, 2, 3])})`, nil)
+		requireDelivery(t, b.sync(t, b.fromNodeEmitter), "berth",
+			`[{"id":7,"file":{"$binary":"010203"}}]`, "cN", "cG")
+	})
+
+	t.Run("NodeEmitterExceptVolatile", func(t *testing.T) {
+		b.peer.eval(t, `h.state.emitter.except("vip").volatile.compress(false).emit("nv", 1)`,
+			nil)
+		requireDelivery(t, b.sync(t, b.fromNodeEmitter), "nv", `[1]`, "cN", "cG")
+	})
+
+	t.Run("NodeEmitterNamespace", func(t *testing.T) {
+		b.peer.eval(t, `h.state.emitter.of("orders").emit("order", 2)`, nil)
+		requireDelivery(t, b.sync(t, b.fromNodeEmitter), "order", `[2]`, "oN", "oG")
+	})
+
+	t.Run("NodeEmitterServerSideEmit", func(t *testing.T) {
+		b.peer.eval(t, `h.state.emitter.serverSideEmit("greet", "hi", {n: 1});
+			h.state.emitter.serverSideEmit("sync", "after-greet")`, nil)
+		b.requireServerEvents(t, "greet", `["hi",{"n":1}]`)
+	})
+
+	t.Run("NodeEmitterSocketsJoinLeaveDisconnect", func(t *testing.T) {
+		b.peer.eval(t, `h.state.emitter.in("port:7").socketsJoin("r5");
+			h.state.emitter.to("r5").emit("in-r5", 1)`, nil)
+		requireDelivery(t, b.sync(t, b.fromNodeEmitter), "in-r5", `[1]`, "cN", "cG")
+
+		b.peer.eval(t, `h.state.emitter.in("port:7").socketsLeave("r5");
+			h.state.emitter.to("r5").emit("in-r5", 2)`, nil)
+		requireDelivery(t, b.sync(t, b.fromNodeEmitter), "in-r5", `[2]`)
+
+		b.connect(t, "kG3", b.g2.url, "/", "kick3")
+		b.peer.eval(t, `h.state.emitter.in("kick3").disconnectSockets()`, nil)
+		reasons := b.waitDisconnects(t, "kG3")
+		if reasons["kG3"] != "io server disconnect" {
+			t.Errorf("kG3 disconnected with %q, want io server disconnect", reasons["kG3"])
+		}
+	})
+
 	t.Run("EmitterReservedEvent", func(t *testing.T) {
 		b.drainMonitor()
 		err := e.Emit(ctx, "disconnect")
