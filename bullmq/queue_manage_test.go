@@ -658,7 +658,9 @@ func TestQueue_GetJobs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			jobs, err := q.GetJobs(ctx, tt.states, tt.start, tt.end, tt.asc)
+			// A parallel subtest can wait for a free slot longer than the parent's
+			// context lives, so it needs a context of its own.
+			jobs, err := q.GetJobs(testContext(t), tt.states, tt.start, tt.end, tt.asc)
 			if err != nil {
 				t.Fatalf("GetJobs: %v", err)
 			}
