@@ -98,7 +98,6 @@ func TestQueue_UpsertJobSchedulerValidation(t *testing.T) {
 	t.Parallel()
 
 	q, _ := newTestQueue(t, QueueOpts{})
-	ctx := testContext(t)
 	tests := []struct {
 		name   string
 		id     string
@@ -124,8 +123,14 @@ func TestQueue_UpsertJobSchedulerValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			if _, err := q.UpsertJobScheduler(ctx, tt.id, tt.repeat, tt.tmpl); err == nil {
+			// The subtest's own context, because a parallel subtest can start after the
+			// parent's context expired, and an expired context would fail every call.
+			_, err := q.UpsertJobScheduler(testContext(t), tt.id, tt.repeat, tt.tmpl)
+			if err == nil {
 				t.Errorf("UpsertJobScheduler accepted %+v", tt.repeat)
+			}
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				t.Errorf("UpsertJobScheduler(%+v) = %v, want a validation error", tt.repeat, err)
 			}
 		})
 	}
