@@ -20,11 +20,26 @@ import (
 func startQueueEvents(t *testing.T, q *Queue, opts QueueEventsOpts) *QueueEvents {
 	t.Helper()
 
+	qe := newTestQueueEvents(t, q, opts)
+	runQueueEvents(t, qe)
+	return qe
+}
+
+// newTestQueueEvents returns a QueueEvents for q that logs to the test and is not running
+// yet.
+func newTestQueueEvents(t *testing.T, q *Queue, opts QueueEventsOpts) *QueueEvents {
+	t.Helper()
+
 	opts.Prefix = q.Prefix()
 	if opts.Logger == nil {
 		opts.Logger = testLogger(t)
 	}
-	qe := NewQueueEvents(q.Client(), q.Name(), opts)
+	return NewQueueEvents(q.Client(), q.Name(), opts)
+}
+
+// runQueueEvents runs qe until the test ends and waits until it is ready.
+func runQueueEvents(t *testing.T, qe *QueueEvents) {
+	t.Helper()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -44,7 +59,6 @@ func startQueueEvents(t *testing.T, q *Queue, opts QueueEventsOpts) *QueueEvents
 	if err := qe.WaitReady(testContext(t)); err != nil {
 		t.Fatalf("WaitReady: %v", err)
 	}
-	return qe
 }
 
 // collector gathers the events of a subscription in the background.
@@ -197,9 +211,12 @@ func TestQueueEvents_StartsAfterLastEventID(t *testing.T) {
 	q, _ := newTestQueue(t, QueueOpts{})
 	first := mustAdd(t, q, "first", nil, JobOpts{})
 
-	// "0" reads the stream from its start, so the events of the earlier add arrive.
-	qe := startQueueEvents(t, q, QueueEventsOpts{LastEventID: "0"})
+	// "0" reads the stream from its start, so the events of the earlier add arrive. Run
+	// delivers them as soon as it starts and drops events that no subscription takes, so
+	// the collector subscribes before Run.
+	qe := newTestQueueEvents(t, q, QueueEventsOpts{LastEventID: "0"})
 	events := collect(t, qe)
+	runQueueEvents(t, qe)
 	events.waitForEvent(t, EventAdded, first.ID)
 
 	// The default "$" skips what was written before Run.
