@@ -110,8 +110,8 @@ func TestFleetDeadLettersFailedJobs(t *testing.T) {
 	startGlobalListener(t, peer, f)
 	f.startWorker("--queues", "notifications", "--dlq-sweep-interval", "200ms")
 
-	// A Node worker serves the email queue and fails until told otherwise; its jobs reach
-	// the dead-letter queue through the sweeper.
+	// A Node worker serves the email queue and fails while state.failEmail is set. Its
+	// failed jobs reach the dead-letter queue through the sweeper.
 	peer.MustEval(t, `
 		state.failEmail = true;
 		const w = new bullmq.Worker('email', async () => {
