@@ -118,6 +118,10 @@ func newShardedAdapter(cfg config, mode SubscriptionMode, nsp socket.Namespace,
 	return a
 }
 
+// subscribe holds the main and response channels of the namespace on one connection.
+//
+// NOTE: on a Redis Cluster the channels of one namespace hash to different slots, and one
+// connection cannot SSUBSCRIBE across slots. Only standalone Redis is tested.
 func (a *ShardedRedisAdapter) subscribe() {
 	ctx := context.Background()
 	a.ps = a.cfg.client.SSubscribe(ctx)

@@ -137,7 +137,8 @@ func (a *ShardedRedisAdapter) request(typ int, timeout time.Duration,
 // ServerSideEmit sends packet, [event, args...], to the server-side listeners of the
 // namespace on the other servers. When the last element is a socket.Ack, it is called once
 // with one value per other server, or with the values received so far and an error
-// wrapping ErrTimeout after the requests timeout.
+// wrapping ErrTimeout after the requests timeout. When the servers cannot be counted, the
+// error is returned and the ack is not called.
 func (a *ShardedRedisAdapter) ServerSideEmit(packet []any) error {
 	var ack socket.Ack
 	if n := len(packet); n > 0 {
