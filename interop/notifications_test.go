@@ -161,6 +161,15 @@ func TestFleetProcessesNodeNotifications(t *testing.T) {
 	if string(misrouted) != "[]" {
 		t.Errorf("browsers received events of other users: %s", misrouted)
 	}
+	waitFor(t, 30*time.Second, "the final unread counts", func() bool {
+		got := nodepeer.MustEvalAs[map[string]int](t, peer, `return state.unread;`, nil)
+		for u, n := range want {
+			if got[u] < n {
+				return false
+			}
+		}
+		return true
+	})
 	unread := nodepeer.MustEvalAs[map[string]int](t, peer, `return state.unread;`, nil)
 	for u, n := range want {
 		if unread[u] != n {
