@@ -35,7 +35,7 @@ func encodeSocket(s socket.SocketDetails) (notepack.Map, error) {
 		data = notepack.Map{}
 	}
 
-	handshake, err := encodeHandshake(s.Handshake())
+	handshake, err := encodeHandshake(s.Handshake(), requestHost(s))
 	if err != nil {
 		return nil, fmt.Errorf("handshake of socket %s: %w", s.Id(), err)
 	}
@@ -48,7 +48,17 @@ func encodeSocket(s socket.SocketDetails) (notepack.Map, error) {
 	}, nil
 }
 
-func encodeHandshake(h *socket.Handshake) (notepack.Map, error) {
+// requestHost returns the Host header of a local socket's handshake request. net/http keeps
+// it out of the header map that zishang520 copies, while Node sockets list it.
+func requestHost(s socket.SocketDetails) string {
+	local, ok := s.(*socket.Socket)
+	if !ok || local.Request() == nil || local.Request().Request() == nil {
+		return ""
+	}
+	return local.Request().Request().Host
+}
+
+func encodeHandshake(h *socket.Handshake, host string) (notepack.Map, error) {
 	if h == nil {
 		return notepack.Map{}, nil
 	}
@@ -62,6 +72,9 @@ func encodeHandshake(h *socket.Handshake) (notepack.Map, error) {
 			separator = "; "
 		}
 		headers[lower] = strings.Join(values, separator)
+	}
+	if _, ok := headers["host"]; !ok && host != "" {
+		headers["host"] = host
 	}
 
 	query := map[string]any{}

@@ -414,6 +414,10 @@ func runServerSuite(t *testing.T, b *clusterBundle) {
 		if g.Data["name"] != "cG" {
 			t.Errorf("data of cG is %v", g.Data)
 		}
+		if _, ok := g.Handshake.Headers["host"].(string); !ok {
+			t.Errorf("headers of cG are %v, want a host header as Node sockets have",
+				g.Handshake.Headers)
+		}
 		if _, ok := g.Handshake.Headers["upgrade"].(string); !ok {
 			t.Errorf("headers of cG are %v, want lower-case names with string values",
 				g.Handshake.Headers)
