@@ -34,6 +34,13 @@ func (a *RedisAdapter) drop(channel string, err error) {
 		slog.String("channel", channel), slog.Any("err", err))
 }
 
+// ignore logs a message for another namespace at debug level. It is not an error: a
+// namespace whose name contains glob characters receives the broadcasts of others.
+func (a *RedisAdapter) ignore(channel, nsp string) {
+	a.logger.DebugContext(context.Background(), "Message for another namespace ignored",
+		slog.String("channel", channel), slog.String("message_namespace", nsp))
+}
+
 // onBroadcast delivers a broadcast of another server to the local sockets it targets.
 func (a *RedisAdapter) onBroadcast(channel string, payload []byte) {
 	// The pattern is not escaped, so a namespace name with glob characters would match
@@ -71,6 +78,7 @@ func (a *RedisAdapter) onBroadcast(channel string, payload []byte) {
 		nsp = "/"
 	}
 	if nsp != a.nsp.Name() {
+		a.ignore(channel, nsp)
 		return
 	}
 	opts, err := decodeOptions(parts[2])

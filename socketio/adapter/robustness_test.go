@@ -20,7 +20,10 @@ import (
 	"github.com/portnimara/nimara/socketio/internal/notepack"
 )
 
-const droppedMessage = "Malformed message dropped"
+const (
+	droppedMessage = "Malformed message dropped"
+	ignoredMessage = "Message for another namespace ignored"
+)
 
 // smallBundle is one or two Go servers and their clients, without Node servers.
 type smallBundle struct {
@@ -154,6 +157,9 @@ func TestRedisAdapter_DropsMalformedMessages(t *testing.T) {
 		t.Errorf("logged %d dropped messages, want %d: %v", got, len(malformed),
 			rec.messages(slog.LevelDebug))
 	}
+	if got := countLogs(rec, ignoredMessage); got != 1 {
+		t.Errorf("logged %d ignored messages, want 1 for the other namespace", got)
+	}
 }
 
 func TestShardedRedisAdapter_DropsMalformedMessages(t *testing.T) {
@@ -204,6 +210,9 @@ func TestShardedRedisAdapter_DropsMalformedMessages(t *testing.T) {
 	if got, want := countLogs(rec, droppedMessage), 2*len(malformed)-1; got != want {
 		t.Errorf("logged %d dropped messages, want %d: %v", got, want,
 			rec.messages(slog.LevelDebug))
+	}
+	if got := countLogs(rec, ignoredMessage); got != 2 {
+		t.Errorf("logged %d ignored messages, want 2 for the other namespace", got)
 	}
 }
 

@@ -45,6 +45,8 @@ func (a *ShardedRedisAdapter) onMessage(channel string, typ int64, msg map[strin
 		return
 	}
 	if nsp, _ := msg["nsp"].(string); nsp != a.nsp.Name() {
+		a.logger.DebugContext(context.Background(), "Message for another namespace ignored",
+			slog.String("channel", channel), slog.String("message_namespace", nsp))
 		return
 	}
 	data, ok := msg["data"].(map[string]any)
