@@ -349,59 +349,6 @@ func (qe *QueueEvents) connectionName() string {
 	return qe.opts.Prefix + ":" + base64.StdEncoding.EncodeToString([]byte(qe.queue)) + ":qe"
 }
 
-// newNamedClient returns a copy of a *redis.Client or *redis.ClusterClient whose
-// connections carry name (set by go-redis on every connect), and a function that closes
-// it once. Other client types are returned as they are, unnamed, with a no-op close.
-func newNamedClient(c redis.UniversalClient, name string) (redis.UniversalClient, func()) {
-	var owned redis.UniversalClient
-	switch t := c.(type) {
-	case *redis.Client:
-		opts := *t.Options()
-		opts.ClientName = name
-		opts.PoolSize = 1
-		opts.MinIdleConns = 0
-		// Options() holds normalized values, where 0 stands for "disabled" (given as -1).
-		// A new client would read 0 as "use the default", so map those back.
-		opts.MaxRetries = disabledAsMinusOne(opts.MaxRetries)
-		opts.MinRetryBackoff = disabledAsMinusOne(opts.MinRetryBackoff)
-		opts.MaxRetryBackoff = disabledAsMinusOne(opts.MaxRetryBackoff)
-		opts.ReadTimeout = timeoutForInit(opts.ReadTimeout)
-		opts.WriteTimeout = timeoutForInit(opts.WriteTimeout)
-		owned = redis.NewClient(&opts)
-	case *redis.ClusterClient:
-		opts := *t.Options()
-		opts.ClientName = name
-		opts.ReadTimeout = timeoutForInit(opts.ReadTimeout)
-		opts.WriteTimeout = timeoutForInit(opts.WriteTimeout)
-		owned = redis.NewClusterClient(&opts)
-	default:
-		return c, func() {}
-	}
-
-	var once sync.Once
-	return owned, func() { once.Do(func() { _ = owned.Close() }) }
-}
-
-// disabledAsMinusOne maps a normalized 0 ("disabled") back to -1 for a new client.
-func disabledAsMinusOne[T ~int | ~int64](v T) T {
-	if v == 0 {
-		return -1
-	}
-	return v
-}
-
-// timeoutForInit maps normalized timeouts back to their input form: 0 (no timeout) to -1,
-// and -1 (no deadline at all) to -2.
-func timeoutForInit(d time.Duration) time.Duration {
-	switch d {
-	case 0:
-		return -1
-	case -1:
-		return -2
-	}
-	return d
-}
-
 // retryDelay is the wait after n consecutive read errors: 100ms doubling to 5s.
 func retryDelay(n int) time.Duration {
 	d := 100 * time.Millisecond

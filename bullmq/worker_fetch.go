@@ -208,8 +208,9 @@ func (w *Worker) connectionName() string {
 // blockingClient runs BZPOPMIN on connections of its own, so blocking never holds a
 // connection of the shared pool. For a *redis.Client or *redis.ClusterClient it is a copy
 // of that client with the worker's connection name (set by go-redis on every connect) and
-// a read timeout long enough for the longest wait. Other UniversalClient types are used
-// as they are, without a connection name.
+// a read timeout long enough for the longest wait. Its other settings, such as disabled
+// retries and the write timeout, are the client's. Other UniversalClient types are used as
+// they are, without a connection name.
 type blockingClient struct {
 	client redis.UniversalClient
 	owned  bool
@@ -222,19 +223,19 @@ const blockReadTimeout = maxBlockTimeout + 10*time.Second
 func newBlockingClient(c redis.UniversalClient, name string) *blockingClient {
 	switch t := c.(type) {
 	case *redis.Client:
-		opts := *t.Options()
+		opts := copyClientOptions(t.Options())
 		opts.ClientName = name
-		opts.ReadTimeout = blockReadTimeout
+		opts.ReadTimeout = blockingReadTimeout(t.Options().ReadTimeout)
 		opts.PoolSize = 2
 		opts.MinIdleConns = 0
-		return &blockingClient{client: redis.NewClient(&opts), owned: true}
+		return &blockingClient{client: redis.NewClient(opts), owned: true}
 	case *redis.ClusterClient:
 		// On a cluster the name is set on every node connection of this copy, so CLIENT
 		// LIST on the node holding the marker key shows it (Node's getWorkers lists it).
-		opts := *t.Options()
+		opts := copyClusterOptions(t.Options())
 		opts.ClientName = name
-		opts.ReadTimeout = blockReadTimeout
-		return &blockingClient{client: redis.NewClusterClient(&opts), owned: true}
+		opts.ReadTimeout = blockingReadTimeout(t.Options().ReadTimeout)
+		return &blockingClient{client: redis.NewClusterClient(opts), owned: true}
 	}
 	return &blockingClient{client: c}
 }
