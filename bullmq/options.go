@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -147,9 +148,22 @@ func (r *Retention) UnmarshalJSON(b []byte) error {
 
 // keepJobs is the retention passed to the finish script: count -1 keeps all, 0 removes.
 type keepJobs struct {
-	Count int   `json:"count"`
-	Age   int64 `json:"age,omitempty"` // seconds
-	Limit int   `json:"limit,omitempty"`
+	Count int
+	Age   int64 // seconds, 0 for no age limit
+	Limit int   // max jobs removed by age per call, 0 for the script's default
+}
+
+// args returns the retention arguments of move_to_finished.lua: count, age and limit, with
+// "" for an unset age or limit.
+func (k keepJobs) args() []any {
+	age, limit := "", ""
+	if k.Age != 0 {
+		age = strconv.FormatInt(k.Age, 10)
+	}
+	if k.Limit != 0 {
+		limit = strconv.Itoa(k.Limit)
+	}
+	return []any{strconv.Itoa(k.Count), age, limit}
 }
 
 func (r *Retention) keepJobs() keepJobs {

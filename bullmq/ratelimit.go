@@ -42,19 +42,6 @@ func (l *Limiter) validate() error {
 	return nil
 }
 
-// limiterArg is the "limiter" member of the fetch options JSON.
-type limiterArg struct {
-	Max      int   `json:"max"`
-	Duration int64 `json:"duration"`
-}
-
-func (l *Limiter) arg() *limiterArg {
-	if l == nil {
-		return nil
-	}
-	return &limiterArg{Max: l.Max, Duration: l.Duration.Milliseconds()}
-}
-
 // ErrRateLimitExceeded is the error a ProcessFunc returns, directly or wrapped, to put its
 // job back in the queue without counting an attempt, as Node's Worker.RateLimitError does.
 // Its text equals Node's rate limit message, and a processor error with exactly that text

@@ -3,7 +3,6 @@ package bullmq
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,18 +24,17 @@ type fetchResult struct {
 	nextDelayed int64
 }
 
-// fetchOpts is the options JSON of move_to_active.lua and the fetch-next part of the
-// finishing scripts.
-type fetchOpts struct {
-	Token        string      `json:"token"`
-	LockDuration int64       `json:"lockDuration"`
-	Name         string      `json:"name,omitempty"`
-	Limiter      *limiterArg `json:"limiter,omitempty"`
-}
-
-func (w *Worker) fetchOpts(token string) fetchOpts {
-	return fetchOpts{Token: token, LockDuration: w.opts.LockDuration.Milliseconds(),
-		Name: w.opts.Name, Limiter: w.opts.Limiter.arg()}
+// fetchArgs returns the fetch arguments of move_to_active.lua, which the finishing scripts
+// also take for their fetch of the next job: lock token, lock duration in ms, worker name,
+// and the limiter's max and duration in ms ("" for both without a limiter).
+func (w *Worker) fetchArgs(token string) []any {
+	limiterMax, limiterDuration := "", ""
+	if l := w.opts.Limiter; l != nil {
+		limiterMax = strconv.Itoa(l.Max)
+		limiterDuration = strconv.FormatInt(l.Duration.Milliseconds(), 10)
+	}
+	lockDuration := strconv.FormatInt(w.opts.LockDuration.Milliseconds(), 10)
+	return []any{token, lockDuration, w.opts.Name, limiterMax, limiterDuration}
 }
 
 // fetchKeys are KEYS[1..11] of move_to_active.lua, in order.
@@ -48,14 +46,10 @@ func (k queueKeys) fetchKeys() []string {
 // moveToActive runs the fetch script with a new lock token.
 func (w *Worker) moveToActive(ctx context.Context) (fetchResult, error) {
 	token := w.nextToken()
-	opts, err := json.Marshal(w.fetchOpts(token))
-	if err != nil {
-		return fetchResult{}, fmt.Errorf("encoding fetch options: %w", err)
-	}
-
-	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	args := append([]any{w.keys.base + ":", nowMillis()}, w.fetchArgs(token)...)
+	args = append(args, w.opts.PauseCompat.luaArg())
 	reply, err := runScript(ctx, w.client, moveToActiveScript, w.keys.fetchKeys(),
-		w.keys.base+":", now, string(opts), w.opts.PauseCompat.luaArg()).Result()
+		args...).Result()
 	if err != nil {
 		return fetchResult{}, fmt.Errorf("running moveToActive: %w", err)
 	}

@@ -2,7 +2,6 @@ package bullmq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,14 +28,6 @@ var (
 	finishFailed    = finishTarget{set: "failed", field: "failedReason"}
 )
 
-// finishOpts is the options JSON of move_to_finished.lua.
-type finishOpts struct {
-	fetchOpts
-	KeepJobs       keepJobs `json:"keepJobs"`
-	Attempts       int      `json:"attempts"`
-	MaxMetricsSize string   `json:"maxMetricsSize"`
-}
-
 // finish moves the active job to completed or failed and returns the next job when the
 // script fetched one (only while the worker is still running).
 func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTarget,
@@ -53,14 +44,9 @@ func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTar
 		}
 	}
 
-	opts := finishOpts{fetchOpts: w.fetchOpts(job.token), KeepJobs: retention.keepJobs(),
-		Attempts: job.Opts.Attempts}
+	maxMetrics := ""
 	if m := w.opts.Metrics; m != nil {
-		opts.MaxMetricsSize = strconv.Itoa(m.MaxDataPoints)
-	}
-	optsJSON, err := json.Marshal(opts)
-	if err != nil {
-		return nil, fmt.Errorf("encoding finish options: %w", err)
+		maxMetrics = strconv.Itoa(m.MaxDataPoints)
 	}
 	fieldsJSON, err := encodeFields(fields)
 	if err != nil {
@@ -69,11 +55,15 @@ func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTar
 
 	keys := append(w.keys.fetchKeys(), key, w.keys.job(job.ID),
 		w.keys.key("metrics:"+target.set))
+	keep := retention.keepJobs()
+	fetchArgs := w.fetchArgs(job.token)
 	reply, err := w.runWithRetry(ctx, procCtx, "moveToFinished", job, moveToFinishedScript,
 		keys, func() []any {
-			return []any{job.ID, nowMillis(), target.field, value, target.set,
-				w.fetchNextFlag(ctx), w.keys.base + ":", string(optsJSON), fieldsJSON,
-				w.opts.PauseCompat.luaArg()}
+			args := []any{job.ID, nowMillis(), target.field, value, target.set,
+				w.fetchNextFlag(ctx), w.keys.base + ":", fieldsJSON,
+				w.opts.PauseCompat.luaArg(), strconv.Itoa(job.Opts.Attempts), maxMetrics}
+			args = append(args, keep.args()...)
+			return append(args, fetchArgs...)
 		})
 	if err != nil {
 		return nil, err
@@ -85,10 +75,6 @@ func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTar
 // fetched one.
 func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay time.Duration,
 	fields []string) (*Job, error) {
-	optsJSON, err := json.Marshal(w.fetchOpts(job.token))
-	if err != nil {
-		return nil, fmt.Errorf("encoding fetch options: %w", err)
-	}
 	fieldsJSON, err := encodeFields(fields)
 	if err != nil {
 		return nil, err
@@ -99,9 +85,11 @@ func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay tim
 		k.events(), k.meta(), k.stalled(), k.wait(), k.limiter(), k.pc(), k.paused()}
 	reply, err := w.runWithRetry(ctx, procCtx, "moveToDelayed", job, moveToDelayedScript,
 		keys, func() []any {
-			return []any{k.base + ":", nowMillis(), job.ID, job.token,
+			args := []any{k.base + ":", nowMillis(), job.ID, job.token,
 				strconv.FormatInt(delay.Milliseconds(), 10), "0", fieldsJSON,
-				w.fetchNextFlag(ctx), string(optsJSON), w.opts.PauseCompat.luaArg()}
+				w.fetchNextFlag(ctx)}
+			args = append(args, w.fetchArgs(job.token)...)
+			return append(args, w.opts.PauseCompat.luaArg())
 		})
 	if err != nil {
 		return nil, err
@@ -135,9 +123,7 @@ func (w *Worker) retryJob(ctx, procCtx context.Context, job *Job, fields []strin
 // succeeds or procCtx ends. Arguments are rebuilt per attempt so "now" stays current.
 // A negative reply becomes a *ScriptError and is not retried.
 func (w *Worker) runWithRetry(ctx, procCtx context.Context, command string, job *Job,
-	script interface {
-		Run(context.Context, redis.Scripter, []string, ...any) *redis.Cmd
-	}, keys []string, args func() []any) (any, error) {
+	script *redis.Script, keys []string, args func() []any) (any, error) {
 	for attempt := 1; ; attempt++ {
 		reply, err := script.Run(procCtx, w.client, keys, args()...).Result()
 		if err == nil {

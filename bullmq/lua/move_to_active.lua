@@ -5,8 +5,9 @@
   KEYS[11] marker
   ARGV[1] key prefix "<prefix>:<queue>:"
   ARGV[2] now, ms
-  ARGV[3] options JSON: {token, lockDuration, name?, limiter?: {max, duration}}
-  ARGV[4] pause compatibility mode: "auto", "v6" or "v5"
+  ARGV[3..7] fetch arguments: lock token, lock duration in ms, worker name or "",
+             limiter max or "", limiter duration in ms or ""
+  ARGV[8] pause compatibility mode: "auto", "v6" or "v5"
   Returns {fields, id, 0, 0}, {0, 0, rateLimitTtl, 0} or {0, 0, 0, nextDelayedDue}.
 ]]
 -- @include fetch_job
@@ -15,7 +16,7 @@ local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEY
   limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8], meta = KEYS[9], pc = KEYS[10],
   marker = KEYS[11], prefix = ARGV[1]}
 
-local result = fetchJob(k, ARGV[2], cjson.decode(ARGV[3]), ARGV[4])
+local result = fetchJob(k, ARGV[2], fetchArgs(3), ARGV[8])
 if result then
   return result
 end

@@ -12,8 +12,8 @@
   ARGV[6] "1" to leave attemptsMade unchanged (manual delay), "0" to count the attempt
   ARGV[7] fields to update, a JSON array of field, value strings, or ""
   ARGV[8] "1" to fetch the next job
-  ARGV[9] fetch options JSON (see move_to_active.lua)
-  ARGV[10] pause compatibility mode
+  ARGV[9..13] fetch arguments (see move_to_active.lua)
+  ARGV[14] pause compatibility mode
   Returns 0, a fetched job {fields, id, 0, 0}, or -1 (no job), -2 (lock missing),
   -3 (not active), -6 (lock held by another token).
 ]]
@@ -53,7 +53,7 @@ redis.call("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
   "jobId", jobId, "delay", due)
 
 if ARGV[8] == "1" then
-  local result = fetchJob(k, now, cjson.decode(ARGV[9]), ARGV[10])
+  local result = fetchJob(k, now, fetchArgs(9), ARGV[14])
   if result and type(result[1]) == "table" then
     return result
   end

@@ -12,10 +12,14 @@
   ARGV[5] target: "completed" or "failed"
   ARGV[6] "1" to fetch the next job
   ARGV[7] key prefix "<prefix>:<queue>:"
-  ARGV[8] options JSON: {token, lockDuration, name?, limiter?, attempts, maxMetricsSize,
-          keepJobs: {count, age?, limit?}}
-  ARGV[9] fields to update, a JSON array of field, value strings, or ""
-  ARGV[10] pause compatibility mode
+  ARGV[8] fields to update, a JSON array of field, value strings, or ""
+  ARGV[9] pause compatibility mode
+  ARGV[10] the job's attempts option, 0 when unset
+  ARGV[11] max metrics data points, "" when metrics are off
+  ARGV[12] retention count: -1 keeps every job, 0 removes this one, n > 0 keeps the newest n
+  ARGV[13] retention age in seconds, "" for none
+  ARGV[14] max jobs removed by age per call, "" for 1000
+  ARGV[15..19] fetch arguments (see move_to_active.lua)
   Returns 0, a fetch result (see move_to_active.lua), or -1 (no job), -2 (lock missing),
   -3 (not active), -4 (pending children), -6 (lock held by another token) or
   -9 (failed fpof children).
@@ -35,7 +39,7 @@ local field = ARGV[3]
 local value = ARGV[4]
 local target = ARGV[5]
 local prefix = ARGV[7]
-local compat = ARGV[10]
+local compat = ARGV[9]
 local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEYS[4],
   limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8], meta = KEYS[9], pc = KEYS[10],
   marker = KEYS[11], prefix = prefix}
@@ -43,28 +47,36 @@ local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEY
 if redis.call("EXISTS", jobKey) == 0 then
   return -1
 end
-if target == "completed" then
+-- An empty set or sorted set does not exist, so one EXISTS covers both checks for a job
+-- without children.
+if target == "completed" and
+    redis.call("EXISTS", jobKey .. ":dependencies", jobKey .. ":unsuccessful") ~= 0 then
   if redis.call("SCARD", jobKey .. ":dependencies") ~= 0 then
     return -4
   end
-  if redis.call("ZCARD", jobKey .. ":unsuccessful") ~= 0 then
-    return -9
-  end
+  return -9
 end
 
-local opts = cjson.decode(ARGV[8])
-local code = releaseJobLock(jobKey, KEYS[5], opts.token, jobId)
+local fetch = fetchArgs(15)
+local code = releaseJobLock(jobKey, KEYS[5], fetch.token, jobId)
 if code < 0 then
   return code
 end
-setJobFields(jobKey, ARGV[9])
+setJobFields(jobKey, ARGV[8])
 
-local attrs = redis.call("HMGET", jobKey, "parentKey", "parent", "deid")
+local attrs = redis.call("HMGET", jobKey, "parentKey", "parent", "deid", "atm")
 if redis.call("LREM", k.active, -1, jobId) < 1 then
   return -3
 end
 
-local maxEvents = getMaxEvents(k.meta)
+-- One read of meta serves the events trimming and the fetch of the next job.
+local meta = redis.call("HMGET", k.meta, "opts.maxLenEvents", "paused", "concurrency", "max",
+  "duration")
+local maxEvents = meta[1]
+if not maxEvents then
+  maxEvents = 10000
+  redis.call("HSET", k.meta, "opts.maxLenEvents", maxEvents)
+end
 redis.call("XTRIM", k.events, "MAXLEN", "~", maxEvents)
 
 if attrs[3] then
@@ -92,23 +104,24 @@ if parentKey ~= "" or attrs[2] then
   end
 end
 
-local attemptsMade = redis.call("HINCRBY", jobKey, "atm", 1)
+-- attemptsMade is written with the result below, as HINCRBY atm 1 would leave it. A job
+-- removed at once (count 0) loses the hash, so its count is only reported.
+local attemptsMade = (tonumber(attrs[4]) or 0) + 1
 
 -- Retention: count -1 keeps every job, 0 deletes this one now, n > 0 keeps the newest n;
 -- age (seconds) deletes older jobs, at most limit per call.
-local keep = opts.keepJobs or {}
-local maxCount = tonumber(keep.count) or -1
+local maxCount = tonumber(ARGV[12]) or -1
 if maxCount ~= 0 then
   local setKey = KEYS[12]
   redis.call("ZADD", setKey, now, jobId)
-  redis.call("HSET", jobKey, field, value, "finishedOn", now)
+  redis.call("HSET", jobKey, "atm", attemptsMade, field, value, "finishedOn", now)
   if target == "failed" then
     redis.call("HDEL", jobKey, "defa")
   end
 
-  if keep.age then
-    local limit = tonumber(keep.limit) or 1000
-    local cutoff = tonumber(now) - tonumber(keep.age) * 1000
+  if ARGV[13] ~= "" then
+    local limit = tonumber(ARGV[14]) or 1000
+    local cutoff = tonumber(now) - tonumber(ARGV[13]) * 1000
     local old = redis.call("ZREVRANGEBYSCORE", setKey, cutoff, "-inf", "LIMIT", 0, limit)
     for _, id in ipairs(old) do
       detachFromParent(prefix .. id, nil, compat)
@@ -136,17 +149,17 @@ end
 
 redis.call("XADD", k.events, "*", "event", target, "jobId", jobId, field, value,
   "prev", "active")
-if target == "failed" and attemptsMade >= (tonumber(opts.attempts) or 0) then
+if target == "failed" and attemptsMade >= (tonumber(ARGV[10]) or 0) then
   redis.call("XADD", k.events, "*", "event", "retries-exhausted", "jobId", jobId,
     "attemptsMade", attemptsMade)
 end
 
-if opts.maxMetricsSize and opts.maxMetricsSize ~= "" then
-  collectMetrics(KEYS[14], KEYS[14] .. ":data", opts.maxMetricsSize, now)
+if ARGV[11] ~= "" then
+  collectMetrics(KEYS[14], KEYS[14] .. ":data", ARGV[11], now)
 end
 
 if ARGV[6] == "1" then
-  local result = fetchJob(k, now, opts, compat)
+  local result = fetchJob(k, now, fetch, compat, {meta[2], meta[3], meta[4], meta[5]})
   if result then
     return result
   end

@@ -48,8 +48,10 @@ local function getRateLimitTTL(limiterKey, maxJobs)
   return 0
 end
 
--- Lock a job just moved to active and return it as {fields, id, 0, 0}.
-local function activateJob(k, id, now, opts, maxJobs, limiterDuration)
+-- Lock a job just moved to active and return it as {fields, id, 0, 0}. The fields are read
+-- before processedOn, pb and ats are written, and those three are set in the reply as the
+-- writes leave them, which saves a HINCRBY and a second read of the hash.
+local function activateJob(k, id, now, f, maxJobs, limiterDuration)
   local jobKey = k.prefix .. id
   if maxJobs and redis.call("HEXISTS", jobKey, "defa") == 0 then
     if redis.call("INCR", k.limiter) == 1 then
@@ -57,27 +59,64 @@ local function activateJob(k, id, now, opts, maxJobs, limiterDuration)
     end
   end
 
-  if opts.token ~= "0" then
-    redis.call("SET", jobKey .. ":lock", opts.token, "PX", opts.lockDuration)
+  if f.token ~= "0" then
+    redis.call("SET", jobKey .. ":lock", f.token, "PX", f.lockDuration)
   end
 
   redis.call("XADD", k.events, "*", "event", "active", "jobId", id, "prev", "waiting")
-  if opts.name then
-    redis.call("HSET", jobKey, "processedOn", now, "pb", opts.name)
-  else
-    redis.call("HSET", jobKey, "processedOn", now)
+  local fields = redis.call("HGETALL", jobKey)
+  local written = {processedOn = now}
+  if f.name ~= "" then
+    written.pb = f.name
   end
-  redis.call("HINCRBY", jobKey, "ats", 1)
+  local atsIndex
+  for i = 1, #fields, 2 do
+    local name = fields[i]
+    if name == "ats" then
+      atsIndex = i + 1
+    elseif written[name] then
+      fields[i + 1] = written[name]
+      written[name] = nil
+    end
+  end
+  local ats = 1
+  if atsIndex then
+    ats = tonumber(fields[atsIndex]) + 1
+    fields[atsIndex] = tostring(ats)
+  end
+  -- New fields are appended in the order HSET adds them: processedOn, pb, then ats.
+  if written.processedOn then
+    fields[#fields + 1] = "processedOn"
+    fields[#fields + 1] = now
+  end
+  if written.pb then
+    fields[#fields + 1] = "pb"
+    fields[#fields + 1] = f.name
+  end
+  if not atsIndex then
+    fields[#fields + 1] = "ats"
+    fields[#fields + 1] = "1"
+  end
+
+  if f.name ~= "" then
+    redis.call("HSET", jobKey, "processedOn", now, "pb", f.name, "ats", ats)
+  else
+    redis.call("HSET", jobKey, "processedOn", now, "ats", ats)
+  end
   addBaseMarkerIfNeeded(k.marker, false)
-  return {redis.call("HGETALL", jobKey), id, 0, 0}
+  return {fields, id, 0, 0}
 end
 
 -- Fetch the next job: promote due delayed jobs, respect pause, global concurrency and the
 -- rate limit, then take the tail of wait or the lowest prioritized score. Returns
 -- {fields, id, 0, 0} for a job, {0, 0, ttl, 0} when rate limited, {0, 0, 0, 0} when paused
 -- or maxed, {0, 0, 0, dueMs} when only delayed jobs exist, and nil when the queue is empty.
-local function fetchJob(k, now, opts, compat)
-  local meta = redis.call("HMGET", k.meta, "paused", "concurrency", "max", "duration")
+-- f is the table of the worker's fetch arguments (see fetchArgs). meta is the reply of HMGET meta
+-- paused concurrency max duration when the caller has read it already, else nil.
+local function fetchJob(k, now, f, compat, meta)
+  if not meta then
+    meta = redis.call("HMGET", k.meta, "paused", "concurrency", "max", "duration")
+  end
   local pausedOrMaxed = meta[1] ~= false
   if not pausedOrMaxed and meta[2] then
     pausedOrMaxed = redis.call("LLEN", k.active) >= tonumber(meta[2])
@@ -85,7 +124,7 @@ local function fetchJob(k, now, opts, compat)
 
   promoteDueJobs(k, now, compat)
 
-  local maxJobs = tonumber(meta[3] or (opts.limiter and opts.limiter.max))
+  local maxJobs = tonumber(meta[3] or f.limiterMax)
   local ttl = getRateLimitTTL(k.limiter, maxJobs)
   if ttl > 0 then
     return {0, 0, ttl, 0}
@@ -93,7 +132,7 @@ local function fetchJob(k, now, opts, compat)
   if pausedOrMaxed then
     return {0, 0, 0, 0}
   end
-  local limiterDuration = (opts.limiter and opts.limiter.duration) or meta[4]
+  local limiterDuration = f.limiterDuration or meta[4]
 
   local id = redis.call("RPOPLPUSH", k.wait, k.active)
   -- Ids starting with "0:" are markers written by bullmq before 5.0; drop them.
@@ -102,13 +141,13 @@ local function fetchJob(k, now, opts, compat)
     id = redis.call("RPOPLPUSH", k.wait, k.active)
   end
   if id then
-    return activateJob(k, id, now, opts, maxJobs, limiterDuration)
+    return activateJob(k, id, now, f, maxJobs, limiterDuration)
   end
 
   local popped = redis.call("ZPOPMIN", k.prioritized)
   if #popped > 0 then
     redis.call("LPUSH", k.active, popped[1])
-    return activateJob(k, popped[1], now, opts, maxJobs, limiterDuration)
+    return activateJob(k, popped[1], now, f, maxJobs, limiterDuration)
   end
   redis.call("DEL", k.pc)
 
@@ -117,4 +156,15 @@ local function fetchJob(k, now, opts, compat)
     return {0, 0, 0, nextDue}
   end
   return nil
+end
+
+-- Return the fetch arguments that start at ARGV[i]: lock token, lock duration in ms, worker
+-- name ("" for none), limiter max and limiter duration in ms (both "" without a limiter).
+local function fetchArgs(i)
+  local f = {token = ARGV[i], lockDuration = ARGV[i + 1], name = ARGV[i + 2]}
+  if ARGV[i + 3] ~= "" then
+    f.limiterMax = ARGV[i + 3]
+    f.limiterDuration = ARGV[i + 4]
+  end
+  return f
 end
