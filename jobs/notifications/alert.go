@@ -1,10 +1,7 @@
 package notifications
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -33,21 +30,11 @@ type SuperAdminAlertData struct {
 // Errors start with "invalid job data:", as those of ParseCreateData.
 func ParseSuperAdminAlertData(raw []byte) (SuperAdminAlertData, error) {
 	var data SuperAdminAlertData
-
-	trimmed := bytes.TrimSpace(raw)
-	if !json.Valid(trimmed) {
-		return data, errors.New("invalid job data: not valid JSON")
-	}
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return data, fmt.Errorf("invalid job data: must be a JSON object, got %s",
-			jsonKind(trimmed))
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return data, fmt.Errorf("invalid job data: %w", err)
+	fields, err := decodeFields(raw)
+	if err != nil {
+		return data, err
 	}
 
-	var err error
 	if data.Type, err = requiredString(fields, "type"); err != nil {
 		return data, err
 	}

@@ -30,22 +30,11 @@ type CreateData struct {
 // the Node app can add fields before the workers use them.
 func ParseCreateData(raw []byte) (CreateData, error) {
 	var data CreateData
-
-	trimmed := bytes.TrimSpace(raw)
-	if !json.Valid(trimmed) {
-		return data, errors.New("invalid job data: not valid JSON")
-	}
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return data, fmt.Errorf("invalid job data: must be a JSON object, got %s",
-			jsonKind(trimmed))
+	fields, err := decodeFields(raw)
+	if err != nil {
+		return data, err
 	}
 
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &fields); err != nil {
-		return data, fmt.Errorf("invalid job data: %w", err)
-	}
-
-	var err error
 	if data.UserID, err = requiredString(fields, "userId"); err != nil {
 		return data, err
 	}
@@ -71,6 +60,24 @@ func ParseCreateData(raw []byte) (CreateData, error) {
 		return data, err
 	}
 	return data, nil
+}
+
+// decodeFields decodes job data that must be a JSON object into its raw fields.
+func decodeFields(raw []byte) (map[string]json.RawMessage, error) {
+	trimmed := bytes.TrimSpace(raw)
+	if !json.Valid(trimmed) {
+		return nil, errors.New("invalid job data: not valid JSON")
+	}
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return nil, fmt.Errorf("invalid job data: must be a JSON object, got %s",
+			jsonKind(trimmed))
+	}
+
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &fields); err != nil {
+		return nil, fmt.Errorf("invalid job data: %w", err)
+	}
+	return fields, nil
 }
 
 func requiredString(fields map[string]json.RawMessage, name string) (string, error) {
