@@ -31,6 +31,10 @@ type WorkerOpts struct {
 	// Prefix is the first part of every key. Default "bull".
 	Prefix string
 	// Concurrency is how many jobs the worker processes at the same time. Default 1.
+	// Give the client a connection pool (go-redis PoolSize, by default 10 per GOMAXPROCS)
+	// larger than Concurrency when processors use the same client. The worker itself
+	// needs 2 connections for the pipelined finishing scripts of its jobs, and one each
+	// for fetching, lock renewal and the stalled check.
 	Concurrency int
 	// LockDuration is how long a job's lock lives without renewal. A job whose lock expires
 	// is recovered by a stalled check. Default 30s.
@@ -142,6 +146,9 @@ type Worker struct {
 	running atomic.Bool
 	// limitUntil is the Unix ms time until which a rate limit pauses fetching, 0 for none.
 	limitUntil atomic.Int64
+	// batcher pipelines the finishing scripts of concurrent jobs while Run is active with
+	// a Concurrency above 1. It is nil otherwise, and each script then runs on its own.
+	batcher atomic.Pointer[scriptBatcher]
 }
 
 // NewWorker returns a worker for queue that calls fn for each job. The client is shared
@@ -263,6 +270,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelProc()
 
 	var background sync.WaitGroup
+	if w.opts.Concurrency > 1 {
+		batcher := newScriptBatcher(w.client)
+		for range scriptBatchers {
+			background.Go(func() { batcher.run(procCtx) })
+		}
+		w.batcher.Store(batcher)
+		defer w.batcher.Store(nil)
+	}
 	if !w.opts.SkipStalledCheck {
 		background.Go(func() { w.runStalledChecker(ctx) })
 	}

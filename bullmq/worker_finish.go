@@ -125,7 +125,7 @@ func (w *Worker) retryJob(ctx, procCtx context.Context, job *Job, fields []strin
 func (w *Worker) runWithRetry(ctx, procCtx context.Context, command string, job *Job,
 	script *redis.Script, keys []string, args func() []any) (any, error) {
 	for attempt := 1; ; attempt++ {
-		reply, err := script.Run(procCtx, w.client, keys, args()...).Result()
+		reply, err := w.runFinishScript(procCtx, script, keys, args())
 		if err == nil {
 			if code, ok := reply.(int64); ok && code < 0 {
 				return nil, &ScriptError{Code: int(code), JobID: job.ID, Command: command}
@@ -142,6 +142,16 @@ func (w *Worker) runWithRetry(ctx, procCtx context.Context, command string, job 
 			return nil, fmt.Errorf("running %s for job %s: %w", command, job.ID, err)
 		}
 	}
+}
+
+// runFinishScript runs a script through the worker's batcher while Run is active, else on
+// its own.
+func (w *Worker) runFinishScript(ctx context.Context, script *redis.Script, keys []string,
+	args []any) (any, error) {
+	if b := w.batcher.Load(); b != nil {
+		return b.do(ctx, script, keys, args)
+	}
+	return script.Run(ctx, w.client, keys, args...).Result()
 }
 
 // nextFromReply decodes a chained fetch; a plain 0 means no next job.
