@@ -63,7 +63,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.nodeBin, "node", "node", "Node.js executable")
 	fs.StringVar(&cfg.goBin, "go", "go", "Go executable that builds gopeer")
 	fs.IntVar(&cfg.goPoolSize, "go-pool-size", 0,
-		"go-redis pool size of gopeer (0: the go-redis default, 10 per GOMAXPROCS)")
+		"go-redis pool size of gopeer (0: the concurrency plus 10)")
 	fs.StringVar(&cfg.goOverlay, "go-overlay", "",
 		"JSON file passed to go build -overlay when building gopeer")
 	fs.StringVar(&cfg.goCPUProfile, "go-cpuprofile", "",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -142,7 +143,7 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 	}
 	logger := cfg.Logger(opts.Factory.ErrOut)
 
-	rdb, err := openRedis(ctx, cfg.RedisURL)
+	rdb, err := openWorkerRedis(ctx, cfg.RedisURL, workerPoolSize(opts))
 	if err != nil {
 		return err
 	}
@@ -211,6 +212,40 @@ func openRedis(ctx context.Context, url string) (*redis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid Redis URL: %w", err)
 	}
+	return dialRedis(ctx, ropts)
+}
+
+// openWorkerRedis is openRedis with a connection pool of poolSize, unless the URL sets
+// pool_size itself.
+func openWorkerRedis(ctx context.Context, url string, poolSize int) (*redis.Client, error) {
+	ropts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("invalid Redis URL: %w", err)
+	}
+	if parsed, err := neturl.Parse(url); err == nil && !parsed.Query().Has("pool_size") {
+		ropts.PoolSize = poolSize
+	}
+	return dialRedis(ctx, ropts)
+}
+
+// workerPoolSize returns the Redis pool size of a worker process. It allows one connection
+// per job that may run at once, for processors that use Redis. Each queue's worker gets 5
+// more: 2 for its pipelined finishing scripts and one each for fetching, lock renewal and
+// the stalled check. The last 10 serve the dead-letter sweeper and the depth sampler.
+func workerPoolSize(opts *WorkerOptions) int {
+	size := 10
+	for _, name := range opts.Queues {
+		q, _ := queues.Lookup(name)
+		concurrency := q.Concurrency
+		if n, ok := opts.Concurrency[name]; ok {
+			concurrency = n
+		}
+		size += concurrency + 5
+	}
+	return size
+}
+
+func dialRedis(ctx context.Context, ropts *redis.Options) (*redis.Client, error) {
 	rdb := redis.NewClient(ropts)
 
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -56,7 +56,7 @@ func main() {
 	flag.IntVar(&cfg.batch, "batch", 100, "jobs per AddBulk call (add mode)")
 	flag.StringVar(&cfg.data, "data", "{}", "job data as a JSON object (add mode)")
 	flag.IntVar(&cfg.poolSize, "pool-size", 0,
-		"go-redis connection pool size (0: the go-redis default, 10 per GOMAXPROCS)")
+		"go-redis connection pool size (0: --concurrency plus 10)")
 	flag.StringVar(&cfg.cpuProfile, "cpuprofile", "",
 		"write a CPU profile of the measured interval to this file")
 	flag.StringVar(&cfg.memProfile, "memprofile", "",
@@ -78,6 +78,9 @@ func run(cfg config) error {
 	if err != nil {
 		return fmt.Errorf("invalid --redis %q: %w", cfg.redisURL, err)
 	}
+	// A pool larger than the concurrency, as the WorkerOpts.Concurrency docs ask, so the
+	// peer measures the setting that cmd/nimara uses.
+	opts.PoolSize = cfg.concurrency + 10
 	if cfg.poolSize > 0 {
 		opts.PoolSize = cfg.poolSize
 	}
