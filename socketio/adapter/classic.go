@@ -26,7 +26,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/zishang520/socket.io-go-parser/v2/parser"
 	"github.com/zishang520/socket.io/v2/socket"
@@ -76,24 +75,14 @@ func (b *Builder) New(nsp socket.Namespace) socket.Adapter {
 // applications reach it through Of for AllRooms and Uid.
 type RedisAdapter struct {
 	socket.Adapter
+	*core
 
-	cfg      config
 	specific bool
-	uid      string
-	nsp      socket.Namespace
-	logger   *slog.Logger
 
 	channel                 string
 	requestChannel          string
 	responseChannel         string
 	specificResponseChannel string
-
-	sub       *subscriber
-	work      *serialQueue
-	callbacks *serialQueue
-	requests  *pendingRegistry
-	acks      *ackRegistry
-	closeOnce sync.Once
 }
 
 // Of returns the classic Redis adapter of namespace nsp, and false when the namespace uses
@@ -106,25 +95,18 @@ func Of(nsp socket.Namespace) (*RedisAdapter, bool) {
 func newRedisAdapter(cfg config, specific bool, nsp socket.Namespace) *RedisAdapter {
 	uid := randomID()
 	a := &RedisAdapter{
-		Adapter:  socket.MakeAdapter(),
-		cfg:      cfg,
-		specific: specific,
-		uid:      uid,
-		nsp:      nsp,
-		logger: cfg.logger.With(slog.String("component", "socketio_adapter"),
-			slog.String("namespace", nsp.Name()), slog.String("uid", uid)),
+		Adapter:         socket.MakeAdapter(),
+		core:            newCore(cfg, uid, nsp),
+		specific:        specific,
 		channel:         cfg.key + "#" + nsp.Name() + "#",
 		requestChannel:  cfg.key + "-request#" + nsp.Name() + "#",
 		responseChannel: cfg.key + "-response#" + nsp.Name() + "#",
-		requests:        newPendingRegistry(),
-		acks:            newAckRegistry(),
 	}
 	a.specificResponseChannel = a.responseChannel + uid + "#"
+	a.countChannel = a.requestChannel
 	a.Prototype(a)
 	a.Construct(nsp)
 
-	a.work = newSerialQueue("work", a.logger)
-	a.callbacks = newSerialQueue("callbacks", a.logger)
 	a.subscribe()
 	return a
 }
@@ -146,10 +128,7 @@ func (a *RedisAdapter) subscribe() {
 		a.logger.WarnContext(ctx, "Redis subscribe failed, retrying", slog.Any("err", err))
 	}
 
-	if !a.sub.waitReady(a.cfg.timeout) {
-		a.logger.WarnContext(ctx, "Redis subscriptions not confirmed in time",
-			slog.Duration("timeout", a.cfg.timeout))
-	}
+	a.waitSubscribed(ctx)
 }
 
 // Uid returns the adapter's server id, unique per namespace and process.
@@ -157,32 +136,11 @@ func (a *RedisAdapter) Uid() string { return a.uid }
 
 // Close drops the subscriptions, fails pending requests with ErrClosed and stops the
 // adapter's goroutines. The server calls it on shutdown.
-func (a *RedisAdapter) Close() {
-	a.closeOnce.Do(func() {
-		a.sub.close()
-		a.requests.close(fmt.Errorf("adapter of namespace %s: %w", a.nsp.Name(), ErrClosed))
-		a.work.stop()
-		a.callbacks.stop()
-	})
-}
+func (a *RedisAdapter) Close() { a.shutdown() }
 
 // ServerCount returns the number of servers subscribed to the namespace's request channel,
 // this one included. When Redis cannot be asked it logs the error and returns 1.
-func (a *RedisAdapter) ServerCount() int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
-	defer cancel()
-
-	n, err := a.serverCount(ctx)
-	if err != nil {
-		a.logger.WarnContext(ctx, "Counting servers failed", slog.Any("err", err))
-		return 1
-	}
-	return n
-}
-
-func (a *RedisAdapter) serverCount(ctx context.Context) (int64, error) {
-	return countSubscribers(ctx, a.cfg.client, a.requestChannel, false)
-}
+func (a *RedisAdapter) ServerCount() int64 { return a.serverCount() }
 
 // publish sends msg on channel, bounded by the requests timeout.
 func (a *RedisAdapter) publish(channel string, msg []byte) error {
@@ -277,16 +235,6 @@ func (a *RedisAdapter) publishBroadcastWithAck(packet *parser.Packet,
 		return fmt.Errorf("encode broadcast: %w", err)
 	}
 
-	timeout := a.cfg.timeout
-	single := false
-	if opts != nil && opts.Flags != nil {
-		if opts.Flags.Timeout != nil {
-			timeout = *opts.Flags.Timeout
-		}
-		single = opts.Flags.ExpectSingleResponse
-	}
-	a.acks.add(requestID, &ackRequest{clientCount: clientCount, ack: ack, single: single},
-		timeout)
-
+	a.addBroadcastAck(requestID, opts, clientCount, ack)
 	return a.publish(a.requestChannel, msg)
 }

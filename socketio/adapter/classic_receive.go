@@ -208,22 +208,14 @@ func (a *RedisAdapter) applyRemote(typ int64, request map[string]any) error {
 		return err
 	}
 
+	change := changeDisconnect
 	switch typ {
-	case requestRemoteJoin, requestRemoteLeave:
-		rooms, err := roomSet(request["rooms"])
-		if err != nil {
-			return err
-		}
-		if typ == requestRemoteJoin {
-			a.Adapter.AddSockets(opts, rooms.Keys())
-		} else {
-			a.Adapter.DelSockets(opts, rooms.Keys())
-		}
-	default:
-		closeConn, _ := request["close"].(bool)
-		a.Adapter.DisconnectSockets(opts, closeConn)
+	case requestRemoteJoin:
+		change = changeJoin
+	case requestRemoteLeave:
+		change = changeLeave
 	}
-	return nil
+	return applySocketsChange(a.Adapter, change, opts, request)
 }
 
 func (a *RedisAdapter) applyLegacy(typ int64, request map[string]any) error {
@@ -260,14 +252,9 @@ func (a *RedisAdapter) answerFetch(request map[string]any) error {
 		return err
 	}
 
-	local := a.localSockets(opts)
-	list := make([]any, 0, len(local))
-	for _, s := range local {
-		encoded, err := encodeSocket(s)
-		if err != nil {
-			return err
-		}
-		list = append(list, encoded)
+	list, err := encodeSockets(localSockets(a.Adapter, opts))
+	if err != nil {
+		return err
 	}
 	return a.respondJSON(request, notepack.Map{
 		{Key: "requestId", Value: id},
@@ -393,11 +380,8 @@ func (a *RedisAdapter) onResponse(channel string, payload []byte) {
 		typ, _ := intValue(response["type"])
 		switch typ {
 		case responseClientCount:
-			count := response["clientCount"]
-			a.callbacks.push(func() {
-				if !req.reportCount(count) {
-					a.drop(channel, fmt.Errorf("%w: client count %v", errMalformed, count))
-				}
+			a.reportClientCount(req, response["clientCount"], func(err error) {
+				a.drop(channel, err)
 			})
 		case responseBroadcastAck:
 			value := response["packet"]

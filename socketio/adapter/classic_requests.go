@@ -11,15 +11,6 @@ import (
 	"github.com/portnimara/nimara/socketio/internal/notepack"
 )
 
-// localSockets returns the local sockets that opts select.
-func (a *RedisAdapter) localSockets(opts *socket.BroadcastOptions) []socket.SocketDetails {
-	var sockets []socket.SocketDetails
-	a.Adapter.FetchSockets(opts)(func(list []socket.SocketDetails, _ error) {
-		sockets = list
-	})
-	return sockets
-}
-
 // FetchSockets returns the sockets that opts select on every server. The returned function
 // blocks until every server counted by ServerCount responded, or fails with an error wrapping
 // ErrTimeout after the requests timeout, as Node does, without a partial result.
@@ -32,7 +23,7 @@ func (a *RedisAdapter) FetchSockets(opts *socket.BroadcastOptions,
 
 func (a *RedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 ) ([]socket.SocketDetails, error) {
-	sockets := a.localSockets(opts)
+	sockets := localSockets(a.Adapter, opts)
 	if isLocal(opts) {
 		return sockets, nil
 	}
@@ -58,15 +49,7 @@ func (a *RedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 		if !ok {
 			return false
 		}
-		for _, item := range list {
-			s, err := decodeSocket(item)
-			if err != nil {
-				a.logger.WarnContext(context.Background(), "Socket in response dropped",
-					slog.Any("err", err))
-				continue
-			}
-			sockets = append(sockets, s)
-		}
+		sockets = a.appendRemoteSockets(sockets, list)
 		return received >= expected
 	}
 	err = a.request(requestRemoteFetch, request, onResponse, func() error {
@@ -140,18 +123,6 @@ func (a *RedisAdapter) allRemoteRooms(ctx context.Context, expected int,
 	}
 }
 
-// remoteServers returns the number of other servers that will respond to a request.
-func (a *RedisAdapter) remoteServers() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
-	defer cancel()
-
-	n, err := a.serverCount(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return max(int(n)-1, 0), nil
-}
-
 // request publishes a JSON request built by build, then waits until onResponse reports it
 // complete or the requests timeout passes.
 func (a *RedisAdapter) request(typ int, build func(requestID string) notepack.Map,
@@ -163,22 +134,9 @@ func (a *RedisAdapter) request(typ int, build func(requestID string) notepack.Ma
 		return fmt.Errorf("encode request of type %d: %w", typ, err)
 	}
 
-	done := make(chan error, 1)
-	req := &pendingRequest{
-		typ:        typ,
-		onResponse: onResponse,
-		onDone:     func(err error) { done <- err },
-	}
-	if !a.requests.add(requestID, req, a.cfg.timeout, timeoutErr) {
-		return fmt.Errorf("request of type %d: %w", typ, ErrClosed)
-	}
-	if err := a.publish(a.requestChannel, msg); err != nil {
-		if a.requests.remove(requestID, req) {
-			req.timer.Stop()
-		}
-		return err
-	}
-	return <-done
+	return a.await(requestID, typ, a.cfg.timeout, onResponse, timeoutErr, func() error {
+		return a.publish(a.requestChannel, msg)
+	})
 }
 
 // AddSockets makes the sockets that opts select join rooms, here at once and on the other
@@ -238,14 +196,7 @@ func (a *RedisAdapter) publishRemote(typ int, opts *socket.BroadcastOptions,
 // wrapping ErrTimeout after the requests timeout. When the servers cannot be counted, the
 // error is returned and the ack is not called.
 func (a *RedisAdapter) ServerSideEmit(packet []any) error {
-	var ack socket.Ack
-	if n := len(packet); n > 0 {
-		ack, _ = packet[n-1].(socket.Ack)
-		if ack != nil {
-			packet = packet[:n-1]
-		}
-	}
-
+	packet, ack := splitAck(packet)
 	data, err := normalizeData(packet)
 	if err != nil {
 		return fmt.Errorf("server-side emit: %w", err)

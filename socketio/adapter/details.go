@@ -48,6 +48,19 @@ func encodeSocket(s socket.SocketDetails) (notepack.Map, error) {
 	}, nil
 }
 
+// encodeSockets writes local sockets as the sockets list of a fetchSockets response.
+func encodeSockets(sockets []socket.SocketDetails) ([]any, error) {
+	list := make([]any, 0, len(sockets))
+	for _, s := range sockets {
+		encoded, err := encodeSocket(s)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, encoded)
+	}
+	return list, nil
+}
+
 // requestHost returns the Host header of a local socket's handshake request. net/http keeps
 // it out of the header map that zishang520 copies, while Node sockets list it.
 func requestHost(s socket.SocketDetails) string {

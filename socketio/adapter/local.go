@@ -116,3 +116,46 @@ func broadcastWithAckLocal(a socket.Adapter, nsp socket.Namespace, packet *parse
 	}
 	clientCount(count.Load())
 }
+
+// localSockets returns the local sockets that opts select, through the base adapter.
+func localSockets(local socket.Adapter, opts *socket.BroadcastOptions) []socket.SocketDetails {
+	var sockets []socket.SocketDetails
+	local.FetchSockets(opts)(func(list []socket.SocketDetails, _ error) {
+		sockets = list
+	})
+	return sockets
+}
+
+// socketsChange is a join, leave or disconnect that another server published.
+type socketsChange int
+
+const (
+	changeJoin socketsChange = iota
+	changeLeave
+	changeDisconnect
+)
+
+// applySocketsChange applies change to the local sockets that opts select, through the base
+// adapter so that nothing is published again. fields is the message that carried the
+// change. Its "rooms" name the rooms of a join or leave, and its "close" flag makes a
+// disconnect close the underlying connections.
+func applySocketsChange(local socket.Adapter, change socketsChange,
+	opts *socket.BroadcastOptions, fields map[string]any,
+) error {
+	if change == changeDisconnect {
+		closeConn, _ := fields["close"].(bool)
+		local.DisconnectSockets(opts, closeConn)
+		return nil
+	}
+
+	rooms, err := roomSet(fields["rooms"])
+	if err != nil {
+		return err
+	}
+	if change == changeJoin {
+		local.AddSockets(opts, rooms.Keys())
+	} else {
+		local.DelSockets(opts, rooms.Keys())
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zishang520/socket.io-go-parser/v2/parser"
@@ -66,23 +65,14 @@ func (b *ShardedBuilder) New(nsp socket.Namespace) socket.Adapter {
 // ShardedRedisAdapter is the sharded Redis adapter of one namespace.
 type ShardedRedisAdapter struct {
 	socket.Adapter
+	*core
 
-	cfg    config
-	mode   SubscriptionMode
-	uid    string
-	nsp    socket.Namespace
-	logger *slog.Logger
+	mode SubscriptionMode
 
 	channel         string
 	responseChannel string
 
-	ps        *redis.PubSub
-	sub       *subscriber
-	work      *serialQueue
-	callbacks *serialQueue
-	requests  *pendingRegistry
-	acks      *ackRegistry
-	closeOnce sync.Once
+	ps *redis.PubSub
 }
 
 // OfSharded returns the sharded Redis adapter of namespace nsp, and false when the namespace
@@ -97,23 +87,17 @@ func newShardedAdapter(cfg config, mode SubscriptionMode, nsp socket.Namespace,
 	uid := randomHex(8)
 	channel := cfg.key + "#" + nsp.Name() + "#"
 	a := &ShardedRedisAdapter{
-		Adapter: socket.MakeAdapter(),
-		cfg:     cfg,
-		mode:    mode,
-		uid:     uid,
-		nsp:     nsp,
-		logger: cfg.logger.With(slog.String("component", "socketio_adapter"),
-			slog.String("namespace", nsp.Name()), slog.String("uid", uid)),
+		Adapter:         socket.MakeAdapter(),
+		core:            newCore(cfg, uid, nsp),
+		mode:            mode,
 		channel:         channel,
 		responseChannel: channel + uid + "#",
-		requests:        newPendingRegistry(),
-		acks:            newAckRegistry(),
 	}
+	a.countChannel = channel
+	a.sharded = true
 	a.Prototype(a)
 	a.Construct(nsp)
 
-	a.work = newSerialQueue("work", a.logger)
-	a.callbacks = newSerialQueue("callbacks", a.logger)
 	a.subscribe()
 	return a
 }
@@ -135,10 +119,7 @@ func (a *ShardedRedisAdapter) subscribe() {
 	if err := a.ps.SSubscribe(ctx, a.channel, a.responseChannel); err != nil {
 		a.logger.WarnContext(ctx, "Redis subscribe failed, retrying", slog.Any("err", err))
 	}
-	if !a.sub.waitReady(a.cfg.timeout) {
-		a.logger.WarnContext(ctx, "Redis subscriptions not confirmed in time",
-			slog.Duration("timeout", a.cfg.timeout))
-	}
+	a.waitSubscribed(ctx)
 }
 
 // onRoomChange subscribes to the channel of a room created locally, or unsubscribes from
@@ -186,40 +167,11 @@ func (a *ShardedRedisAdapter) Uid() string { return a.uid }
 
 // Close drops the subscriptions, fails pending requests with ErrClosed and stops the
 // adapter's goroutines.
-func (a *ShardedRedisAdapter) Close() {
-	a.closeOnce.Do(func() {
-		a.sub.close()
-		a.requests.close(fmt.Errorf("adapter of namespace %s: %w", a.nsp.Name(), ErrClosed))
-		a.work.stop()
-		a.callbacks.stop()
-	})
-}
+func (a *ShardedRedisAdapter) Close() { a.shutdown() }
 
 // ServerCount returns the number of servers subscribed to the namespace's main channel, this
 // one included. When Redis cannot be asked it logs the error and returns 1.
-func (a *ShardedRedisAdapter) ServerCount() int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
-	defer cancel()
-
-	n, err := countSubscribers(ctx, a.cfg.client, a.channel, true)
-	if err != nil {
-		a.logger.WarnContext(ctx, "Counting servers failed", slog.Any("err", err))
-		return 1
-	}
-	return n
-}
-
-// remoteServers returns the number of other servers that will respond to a request.
-func (a *ShardedRedisAdapter) remoteServers() (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.timeout)
-	defer cancel()
-
-	n, err := countSubscribers(ctx, a.cfg.client, a.channel, true)
-	if err != nil {
-		return 0, err
-	}
-	return max(int(n)-1, 0), nil
-}
+func (a *ShardedRedisAdapter) ServerCount() int64 { return a.serverCount() }
 
 // encodeMessage writes a message in the ClusterAdapter layout {type, data, uid, nsp}: as
 // MessagePack when its type may carry binary and data does, as JSON otherwise.
@@ -351,16 +303,7 @@ func (a *ShardedRedisAdapter) publishBroadcastWithAck(packet *parser.Packet,
 	}
 
 	requestID := randomHex(8)
-	timeout := a.cfg.timeout
-	single := false
-	if opts != nil && opts.Flags != nil {
-		if opts.Flags.Timeout != nil {
-			timeout = *opts.Flags.Timeout
-		}
-		single = opts.Flags.ExpectSingleResponse
-	}
-	a.acks.add(requestID, &ackRequest{clientCount: clientCount, ack: ack, single: single},
-		timeout)
+	a.addBroadcastAck(requestID, opts, clientCount, ack)
 
 	return a.publish(a.channel, messageBroadcast, notepack.Map{
 		{Key: "packet", Value: encoded},

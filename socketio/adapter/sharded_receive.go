@@ -126,22 +126,15 @@ func (a *ShardedRedisAdapter) applyRemote(typ int64, data map[string]any) error 
 	if err != nil {
 		return err
 	}
+
+	change := changeDisconnect
 	switch typ {
-	case messageSocketsJoin, messageSocketsLeave:
-		rooms, err := roomSet(data["rooms"])
-		if err != nil {
-			return err
-		}
-		if typ == messageSocketsJoin {
-			a.Adapter.AddSockets(opts, rooms.Keys())
-		} else {
-			a.Adapter.DelSockets(opts, rooms.Keys())
-		}
-	default:
-		closeConn, _ := data["close"].(bool)
-		a.Adapter.DisconnectSockets(opts, closeConn)
+	case messageSocketsJoin:
+		change = changeJoin
+	case messageSocketsLeave:
+		change = changeLeave
 	}
-	return nil
+	return applySocketsChange(a.Adapter, change, opts, data)
 }
 
 func (a *ShardedRedisAdapter) answerFetch(msg, data map[string]any) error {
@@ -150,15 +143,9 @@ func (a *ShardedRedisAdapter) answerFetch(msg, data map[string]any) error {
 		return err
 	}
 
-	var local []socket.SocketDetails
-	a.Adapter.FetchSockets(opts)(func(list []socket.SocketDetails, _ error) { local = list })
-	list := make([]any, 0, len(local))
-	for _, s := range local {
-		encoded, err := encodeSocket(s)
-		if err != nil {
-			return err
-		}
-		list = append(list, encoded)
+	list, err := encodeSockets(localSockets(a.Adapter, opts))
+	if err != nil {
+		return err
 	}
 	a.respond(msg, messageFetchSocketsResponse, notepack.Map{
 		{Key: "requestId", Value: data["requestId"]},
@@ -210,11 +197,8 @@ func (a *ShardedRedisAdapter) onResponse(channel string, typ int64, msg map[stri
 	switch typ {
 	case messageBroadcastClientCount:
 		if req, ok := a.acks.get(id); ok {
-			count := data["clientCount"]
-			a.callbacks.push(func() {
-				if !req.reportCount(count) {
-					a.drop(channel, fmt.Errorf("%w: client count %v", errMalformed, count))
-				}
+			a.reportClientCount(req, data["clientCount"], func(err error) {
+				a.drop(channel, err)
 			})
 		}
 	case messageBroadcastAck:

@@ -64,8 +64,7 @@ func (a *ShardedRedisAdapter) FetchSockets(opts *socket.BroadcastOptions,
 
 func (a *ShardedRedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 ) ([]socket.SocketDetails, error) {
-	var sockets []socket.SocketDetails
-	a.Adapter.FetchSockets(opts)(func(list []socket.SocketDetails, _ error) { sockets = list })
+	sockets := localSockets(a.Adapter, opts)
 	if isLocal(opts) {
 		return sockets, nil
 	}
@@ -83,15 +82,7 @@ func (a *ShardedRedisAdapter) fetchSockets(opts *socket.BroadcastOptions,
 	onResponse := func(data map[string]any) bool {
 		received++
 		list, _ := data["sockets"].([]any)
-		for _, item := range list {
-			s, err := decodeSocket(item)
-			if err != nil {
-				a.logger.WarnContext(context.Background(), "Socket in response dropped",
-					slog.Any("err", err))
-				continue
-			}
-			sockets = append(sockets, s)
-		}
+		sockets = a.appendRemoteSockets(sockets, list)
 		return received >= expected
 	}
 	err = a.request(messageFetchSockets, timeout, func(requestID string) notepack.Map {
@@ -116,22 +107,9 @@ func (a *ShardedRedisAdapter) request(typ int, timeout time.Duration,
 	timeoutErr func() error,
 ) error {
 	requestID := randomHex(8)
-	done := make(chan error, 1)
-	req := &pendingRequest{
-		typ:        typ,
-		onResponse: onResponse,
-		onDone:     func(err error) { done <- err },
-	}
-	if !a.requests.add(requestID, req, timeout, timeoutErr) {
-		return fmt.Errorf("request of type %d: %w", typ, ErrClosed)
-	}
-	if err := a.publish(a.channel, typ, build(requestID)); err != nil {
-		if a.requests.remove(requestID, req) {
-			req.timer.Stop()
-		}
-		return err
-	}
-	return <-done
+	return a.await(requestID, typ, timeout, onResponse, timeoutErr, func() error {
+		return a.publish(a.channel, typ, build(requestID))
+	})
 }
 
 // ServerSideEmit sends packet, [event, args...], to the server-side listeners of the
@@ -140,14 +118,7 @@ func (a *ShardedRedisAdapter) request(typ int, timeout time.Duration,
 // wrapping ErrTimeout after the requests timeout. When the servers cannot be counted, the
 // error is returned and the ack is not called.
 func (a *ShardedRedisAdapter) ServerSideEmit(packet []any) error {
-	var ack socket.Ack
-	if n := len(packet); n > 0 {
-		ack, _ = packet[n-1].(socket.Ack)
-		if ack != nil {
-			packet = packet[:n-1]
-		}
-	}
-
+	packet, ack := splitAck(packet)
 	data, err := normalizeData(packet)
 	if err != nil {
 		return fmt.Errorf("server-side emit: %w", err)
