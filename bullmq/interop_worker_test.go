@@ -127,16 +127,25 @@ func TestInterop_GoWorkerCompletesNodeJob(t *testing.T) {
 			t.Errorf("events %q lack %q", events, want)
 		}
 
-		// Node's getWorkers lists connections named as Node names them.
-		workers := nodepeer.MustEvalAs[[]map[string]any](t, env.peer,
-			`return await state.q.getWorkers();`, nil)
-		found := false
-		for _, w := range workers {
-			if w["name"] == "go-w" || strings.HasSuffix(fmt.Sprint(w["rawname"]), ":w:go-w") {
-				found = true
+		// Node's getWorkers lists connections named as Node names them. The Go worker
+		// opens its named connection when it first blocks on the marker, which can come
+		// after Node saw the completion, so the list is polled.
+		var workers []map[string]any
+		listed := func() bool {
+			workers = nodepeer.MustEvalAs[[]map[string]any](t, env.peer,
+				`return await state.q.getWorkers();`, nil)
+			for _, w := range workers {
+				if w["name"] == "go-w" || strings.HasSuffix(fmt.Sprint(w["rawname"]), ":w:go-w") {
+					return true
+				}
 			}
+			return false
 		}
-		if !found {
+		deadline := time.Now().Add(20 * time.Second)
+		for !listed() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if !listed() {
 			t.Errorf("Node getWorkers() = %v, want the Go worker go-w listed", workers)
 		}
 	})
