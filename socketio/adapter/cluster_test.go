@@ -14,6 +14,7 @@ import (
 
 	"github.com/portnimara/nimara/socketio/adapter"
 	"github.com/portnimara/nimara/socketio/emitter"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // flavor selects the protocol of every server in a cluster test: "classic", or a sharded
@@ -85,9 +86,9 @@ func (f flavor) builder(t *testing.T, rdb *redis.Client, key string) socket.Adap
 
 func setupCluster(t *testing.T, f flavor) *clusterBundle {
 	t.Helper()
-	rdb := testRedis(t)
+	rdb := siotest.Redis(t)
 	b := &clusterBundle{
-		flavor: f, key: uniqueKey(t), rdb: rdb, peer: startPeer(t), ids: map[string]string{},
+		flavor: f, key: siotest.UniqueKey(t), rdb: rdb, peer: startPeer(t), ids: map[string]string{},
 		goNotified: make(chan struct{}, 1),
 	}
 	b.emit = emitter.New(rdb, emitter.Options{Key: b.key})

@@ -2,77 +2,31 @@ package adapter_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/zishang520/socket.io/v2/socket"
+
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
-
-// redisURL returns TEST_REDIS_URL, default redis://127.0.0.1:6379/15.
-func redisURL() string {
-	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		return url
-	}
-	return "redis://127.0.0.1:6379/15"
-}
-
-// testRedis connects to redisURL. Without a server the test is skipped locally and fails
-// when CI is set.
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	return connectRedis(t, redisURL())
-}
-
-func connectRedis(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("invalid Redis URL %q: %v", url, err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() { _ = client.Close() })
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis at %s unreachable: %v", url, err)
-		}
-		t.Skipf("Redis at %s unreachable: %v", url, err)
-	}
-	return client
-}
-
-// uniqueKey returns a channel prefix no other test uses.
-func uniqueKey(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "nimara-test-" + hex.EncodeToString(b)
-}
 
 // recordHandler is a slog handler that keeps every record and forwards it to the test log.
 type recordHandler struct {
-	out   *logWriter
+	out   *siotest.LogWriter
 	mu    *sync.Mutex
 	recs  *[]slog.Record
 	attrs []slog.Attr
 }
 
 func newRecorder(t *testing.T) (*slog.Logger, *recordHandler) {
-	w := &logWriter{t: t, prefix: "go: "}
-	t.Cleanup(w.stop)
+	w := siotest.NewLogWriter(t, "go: ")
 	h := &recordHandler{out: w, mu: &sync.Mutex{}, recs: &[]slog.Record{}}
 	return slog.New(h), h
 }

@@ -8,10 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // deadline bounds every wait of these tests; reaching it fails the test.
@@ -57,21 +58,11 @@ type nodePeer struct {
 func startPeer(t *testing.T) *nodePeer {
 	t.Helper()
 
-	dir, err := filepath.Abs(filepath.Join("..", "..", "interop"))
-	if err != nil {
-		t.Fatalf("locate interop directory: %v", err)
-	}
-	modules := filepath.Join(dir, "node_modules", "@socket.io", "redis-adapter")
-	if _, err := os.Stat(modules); err != nil {
-		t.Fatalf("Node peers missing in %s: run `npm ci` there first (%v)", dir, err)
-	}
-
+	dir := siotest.InteropDir(t, "@socket.io/redis-adapter")
 	cmd := exec.Command("node", filepath.Join("js", "sio-adapter-peer.mjs"))
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REDIS_URL="+redisURL())
-	stderr := &logWriter{t: t, prefix: "node: "}
-	t.Cleanup(stderr.stop)
-	cmd.Stderr = stderr
+	cmd.Env = append(os.Environ(), "REDIS_URL="+siotest.RedisURL())
+	cmd.Stderr = siotest.NewLogWriter(t, "node: ")
 	cmd.WaitDelay = 10 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -244,29 +235,4 @@ func clientEvents(t *testing.T, events []peerEvent) []clientEvent {
 		out = append(out, ce)
 	}
 	return out
-}
-
-// logWriter forwards lines to the test log until the test ends.
-type logWriter struct {
-	t      *testing.T
-	prefix string
-
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *logWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(w.prefix + strings.TrimRight(string(b), "\n"))
-	}
-	return len(b), nil
-}
-
-// stop makes later writes go nowhere; t.Log panics after the test ended.
-func (w *logWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/portnimara/nimara/socketio/adapter"
 	"github.com/portnimara/nimara/socketio/emitter"
 	"github.com/portnimara/nimara/socketio/internal/notepack"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 const (
@@ -91,8 +92,8 @@ func countLogs(rec *recordHandler, message string) int {
 func TestRedisAdapter_DropsMalformedMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, rec := newRecorder(t)
 	builder, err := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
 	if err != nil {
@@ -165,8 +166,8 @@ func TestRedisAdapter_DropsMalformedMessages(t *testing.T) {
 func TestShardedRedisAdapter_DropsMalformedMessages(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, rec := newRecorder(t)
 	builder, err := adapter.NewSharded(adapter.ShardedOptions{
 		Client: rdb, ChannelPrefix: key, Logger: logger,
@@ -233,8 +234,8 @@ func deadServer(t *testing.T, rdb *redis.Client, channel string, sharded bool) {
 
 func TestRedisAdapter_DeadServerTimeout(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, err := adapter.New(adapter.Options{
 		Client: rdb, Key: key, Logger: logger, RequestsTimeout: 300 * time.Millisecond,
@@ -254,8 +255,8 @@ func TestRedisAdapter_DeadServerTimeout(t *testing.T) {
 
 func TestShardedRedisAdapter_DeadServerTimeout(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, err := adapter.NewSharded(adapter.ShardedOptions{
 		Client: rdb, ChannelPrefix: key, Logger: logger, RequestsTimeout: 300 * time.Millisecond,
@@ -345,9 +346,9 @@ func TestRedisAdapter_SurvivesRedisRestart(t *testing.T) {
 	t.Parallel()
 	port := freePort(t)
 	stop := startRedisServer(t, port)
-	rdb := connectRedis(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
+	rdb := siotest.ConnectRedis(t, fmt.Sprintf("redis://127.0.0.1:%d/0", port))
 	logger, rec := newRecorder(t)
-	builder, err := adapter.New(adapter.Options{Client: rdb, Key: uniqueKey(t), Logger: logger})
+	builder, err := adapter.New(adapter.Options{Client: rdb, Key: siotest.UniqueKey(t), Logger: logger})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -376,8 +377,8 @@ func TestRedisAdapter_SurvivesRedisRestart(t *testing.T) {
 func TestRedisAdapter_KeySeparatesClusters(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testRedis(t)
-	key, otherKey := uniqueKey(t), uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key, otherKey := siotest.UniqueKey(t), siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, _ := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
 	otherBuilder, _ := adapter.New(adapter.Options{Client: rdb, Key: otherKey, Logger: logger})
@@ -425,8 +426,8 @@ func TestRedisAdapter_KeySeparatesClusters(t *testing.T) {
 
 func TestRedisAdapter_SpecificResponseChannel(t *testing.T) {
 	t.Parallel()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, _ := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
 	specificBuilder, _ := adapter.New(adapter.Options{
@@ -490,8 +491,8 @@ func TestRedisAdapter_SpecificResponseChannel(t *testing.T) {
 func TestRedisAdapter_BurstReachesClient(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, _ := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
 	g := startGoServer(t, builder)

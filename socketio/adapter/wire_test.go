@@ -14,6 +14,7 @@ import (
 
 	"github.com/portnimara/nimara/socketio/adapter"
 	"github.com/portnimara/nimara/socketio/internal/notepack"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // TestRedisAdapter_MessagesMatchNode publishes the same operations from a Node server and
@@ -22,8 +23,8 @@ import (
 func TestRedisAdapter_MessagesMatchNode(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	rdb := testRedis(t)
-	key := uniqueKey(t)
+	rdb := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	logger, _ := newRecorder(t)
 	builder, _ := adapter.New(adapter.Options{Client: rdb, Key: key, Logger: logger})
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portnimara/nimara/socketio/emitter"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // deliveryLine is one JSON line printed by interop/js/sio-delivery-server.mjs.
@@ -30,11 +31,11 @@ type deliveryBundle struct {
 
 func setupDelivery(t *testing.T) *deliveryBundle {
 	t.Helper()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	b := &deliveryBundle{
 		node: startNode(t, "js/sio-delivery-server.mjs",
-			"REDIS_URL="+redisURL(), "SIO_KEY="+key),
+			"REDIS_URL="+siotest.RedisURL(), "SIO_KEY="+key),
 		emitter: emitter.New(client, emitter.Options{Key: key}),
 		ctx:     context.Background(),
 	}

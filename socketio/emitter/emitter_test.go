@@ -10,6 +10,7 @@ import (
 
 	"github.com/portnimara/nimara/socketio/emitter"
 	"github.com/portnimara/nimara/socketio/internal/notepack"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // goldenStatusChanged is what @socket.io/redis-emitter 5.1.0 publishes for
@@ -20,8 +21,8 @@ const goldenStatusChanged = "93a7656d697474657283a47479706502a46461746192b362657
 
 func TestEmitter_GoldenBytes(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 
@@ -56,8 +57,8 @@ func decodeBroadcast(t *testing.T, payload []byte) (map[string]any, map[string]a
 
 func TestEmitter_Channels(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	ctx := context.Background()
@@ -111,8 +112,8 @@ func TestEmitter_Channels(t *testing.T) {
 
 func TestBroadcastOperator_Immutable(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	ctx := context.Background()
@@ -138,8 +139,8 @@ func TestBroadcastOperator_Immutable(t *testing.T) {
 
 func TestBroadcastOperator_FlagOrder(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	ctx := context.Background()
@@ -158,8 +159,8 @@ func TestBroadcastOperator_FlagOrder(t *testing.T) {
 
 func TestEmitter_RejectsBeforePublishing(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	ctx := context.Background()
@@ -185,8 +186,8 @@ func TestEmitter_RejectsBeforePublishing(t *testing.T) {
 
 func TestEmitter_Requests(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	ctx := context.Background()
@@ -226,7 +227,7 @@ func TestEmitter_Requests(t *testing.T) {
 
 func TestNew_DefaultKey(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
+	client := siotest.Redis(t)
 	e := emitter.New(client, emitter.Options{})
 	if e.Namespace() != "/" {
 		t.Errorf("Namespace() = %q, want /", e.Namespace())

@@ -2,9 +2,6 @@ package emitter_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
@@ -15,39 +12,6 @@ import (
 type message struct {
 	Channel string
 	Payload []byte
-}
-
-// testRedis connects to TEST_REDIS_URL (default redis://127.0.0.1:6379/15). Without a server
-// the test is skipped locally and fails when CI is set.
-func testRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	url := os.Getenv("TEST_REDIS_URL")
-	if url == "" {
-		url = "redis://127.0.0.1:6379/15"
-	}
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("invalid TEST_REDIS_URL %q: %v", url, err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() { _ = client.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis at %s unreachable: %v", url, err)
-		}
-		t.Skipf("Redis at %s unreachable: %v", url, err)
-	}
-	return client
-}
-
-// uniqueKey returns a channel prefix no other test uses.
-func uniqueKey(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "nimara-test-" + hex.EncodeToString(b)
 }
 
 // subscribe receives every publication whose channel starts with key, until the test ends.

@@ -5,28 +5,11 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-)
 
-// interopDir returns the directory with the Node peers and their node_modules.
-func interopDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "interop"))
-	if err != nil {
-		t.Fatalf("locate interop directory: %v", err)
-	}
-	emitterDir := filepath.Join(dir, "node_modules", "@socket.io", "redis-emitter")
-	if _, err := os.Stat(emitterDir); err != nil {
-		t.Fatalf("Node peers missing in %s: run `npm ci` there first (%v)", dir, err)
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatalf("node not found in PATH: %v", err)
-	}
-	return dir
-}
+	"github.com/portnimara/nimara/socketio/internal/siotest"
+)
 
 // nodeProcess is a Node script started by a test; its stdout arrives line by line.
 type nodeProcess struct {
@@ -38,12 +21,12 @@ type nodeProcess struct {
 // the test ends. Stderr goes to the test log.
 func startNode(t *testing.T, script string, env ...string) *nodeProcess {
 	t.Helper()
-	dir := interopDir(t)
+	dir := siotest.InteropDir(t, "@socket.io/redis-emitter")
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stderr = testWriter{t}
+	cmd.Stderr = siotest.NewLogWriter(t, "node: ")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatalf("stdout pipe: %v", err)
@@ -86,20 +69,4 @@ func (p *nodeProcess) nextLine(t *testing.T, timeout time.Duration) string {
 		t.Fatalf("no output from node within %s", timeout)
 	}
 	return ""
-}
-
-// testWriter forwards a subprocess's stderr to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("node: %s", strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// redisURL returns the Redis URL the Node peers should use, the same as testRedis.
-func redisURL() string {
-	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		return url
-	}
-	return "redis://127.0.0.1:6379/15"
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portnimara/nimara/socketio/emitter"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 type nestedFlags struct {
@@ -98,13 +99,13 @@ func parityCalls(e *emitter.Emitter) []func(context.Context) error {
 
 func TestEmitter_ByteParityWithNode(t *testing.T) {
 	t.Parallel()
-	client := testRedis(t)
-	key := uniqueKey(t)
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
 	sub := subscribe(t, client, key)
 	e := emitter.New(client, emitter.Options{Key: key})
 	calls := parityCalls(e)
 
-	node := startNode(t, "js/sio-emitter-calls.mjs", "REDIS_URL="+redisURL(), "SIO_KEY="+key)
+	node := startNode(t, "js/sio-emitter-calls.mjs", "REDIS_URL="+siotest.RedisURL(), "SIO_KEY="+key)
 	var summary struct{ Calls int }
 	line := node.nextLine(t, 20*time.Second)
 	if err := json.Unmarshal([]byte(line), &summary); err != nil {
