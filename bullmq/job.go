@@ -50,6 +50,12 @@ type Job struct {
 // newJobFromHash decodes a job hash. A hash with invalid or missing fields still yields a
 // Job, with the reason in malformed, so a worker can fail it with a clear message.
 func newJobFromHash(q *Queue, id string, h map[string]string) *Job {
+	return decodeJobHash(q, id, h, parseStoredOpts)
+}
+
+// decodeJobHash is newJobFromHash with the decoder of the opts field as a parameter.
+func decodeJobHash(q *Queue, id string, h map[string]string,
+	parseOpts func(string) (JobOpts, error)) *Job {
 	j := &Job{ID: id, queue: q, Fields: h}
 	var problems []string
 	bad := func(format string, args ...any) {
@@ -74,7 +80,7 @@ func newJobFromHash(q *Queue, id string, h map[string]string) *Job {
 	}
 
 	j.RawOpts = h["opts"]
-	if opts, err := parseStoredOpts(j.RawOpts); err != nil {
+	if opts, err := parseOpts(j.RawOpts); err != nil {
 		bad("field opts is not valid JSON")
 	} else {
 		j.Opts = opts

@@ -146,6 +146,8 @@ type Worker struct {
 	running atomic.Bool
 	// limitUntil is the Unix ms time until which a rate limit pauses fetching, 0 for none.
 	limitUntil atomic.Int64
+	// storedOpts decodes the opts field of fetched jobs.
+	storedOpts *optsCache
 	// batcher pipelines the finishing scripts of concurrent jobs while Run is active with
 	// a Concurrency above 1. It is nil otherwise, and each script then runs on its own.
 	batcher atomic.Pointer[scriptBatcher]
@@ -164,14 +166,15 @@ func NewWorker(client redis.UniversalClient, queue string, fn ProcessFunc,
 		Logger:         logger,
 	})
 	return &Worker{
-		queue:  q,
-		keys:   q.keys,
-		client: client,
-		fn:     withJobDefaults(fn, opts),
-		opts:   opts,
-		logger: logger,
-		id:     uuid.NewString(),
-		locks:  newLockSet(),
+		queue:      q,
+		keys:       q.keys,
+		client:     client,
+		fn:         withJobDefaults(fn, opts),
+		opts:       opts,
+		logger:     logger,
+		id:         uuid.NewString(),
+		locks:      newLockSet(),
+		storedOpts: newOptsCache(),
 	}
 }
 

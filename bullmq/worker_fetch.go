@@ -84,7 +84,7 @@ func (w *Worker) parseFetchReply(reply any, token string) (fetchResult, error) {
 		v, _ := fields[i+1].(string)
 		h[k] = v
 	}
-	res.job = newJobFromHash(w.queue, id, h)
+	res.job = decodeJobHash(w.queue, id, h, w.storedOpts.parse)
 	res.job.token = token
 	return res, nil
 }
