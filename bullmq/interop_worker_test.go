@@ -604,7 +604,9 @@ func TestInterop_EventStreamTrimming(t *testing.T) {
 	t.Parallel()
 
 	forEachWorkerMajor(t, func(t *testing.T, env workerEnv) {
-		ctx := testContext(t)
+		// 100 paced batches outlast testContext's 30 s on a loaded 2-core machine.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
 
 		// The Node Queue and the first Go add write the default 10000 into meta; lower it
 		// only after both did.
@@ -622,10 +624,12 @@ state.qe.on('completed', () => { state.completed++; });`, nil)
 		startWorker(t, env.q, func(ctx context.Context, j *Job) (any, error) {
 			return j.ID, nil
 		}, WorkerOpts{Concurrency: 10})
-		// Jobs go in batches of 10 (about 50 events), each added once the previous batch
-		// completed, so a reader that keeps up never falls more than maxLenEvents behind.
-		// Without that pacing a reader under load can lose entries that XTRIM removed before
-		// it read them, with Node peers alone as well.
+		// Jobs go in batches of 10 (about 50 events). Each batch is added once the previous
+		// one completed and the Node QueueEvents received its completed events, so the
+		// reader never falls more than maxLenEvents behind. A reader under load that falls
+		// further behind loses the entries XTRIM removed before it read them, with Node
+		// peers alone as well. Pacing on the completions alone lost 76 of 1001 events on a
+		// loaded 2-core machine, because the Node process was starved of CPU.
 		sampleLen := func() {
 			if n := env.client.XLen(ctx, env.q.keys.events()).Val(); n > maxLen {
 				maxLen = n
@@ -636,10 +640,15 @@ state.qe.on('completed', () => { state.completed++; });`, nil)
 				mustAdd(t, env.q, "e", map[string]int{"i": batch*10 + i}, JobOpts{})
 				sampleLen()
 			}
-			want := int64(batch*10 + 10 + 1)
+			want := batch*10 + 10 + 1
 			waitFor(t, 30*time.Second, "a batch of completions", func() bool {
 				sampleLen()
-				return env.client.ZCard(ctx, env.q.keys.completed()).Val() == want
+				return env.client.ZCard(ctx, env.q.keys.completed()).Val() == int64(want)
+			})
+			waitFor(t, 30*time.Second, "the Node QueueEvents to read a batch", func() bool {
+				sampleLen()
+				return nodepeer.MustEvalAs[int](t, env.peer, `return state.completed;`,
+					nil) >= want
 			})
 		}
 		t.Logf("highest XLEN with maxLenEvents 100: %d", maxLen)
