@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,24 +26,15 @@ func runParseCases(t *testing.T, cases []parseCase, build func() (*cobra.Command
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd, called := build()
-			cmd.SetArgs(tt.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-
 			if tt.wantErr != "" {
-				var usage *usageError
-				if !errors.As(err, &usage) {
-					t.Fatalf("Execute(%v) error = %v, want a usage error", tt.args, err)
-				}
-				if !strings.Contains(err.Error(), tt.wantErr) {
-					t.Errorf("Execute(%v) error = %q, want it to contain %q", tt.args, err,
-						tt.wantErr)
-				}
+				checkUsageError(t, cmd, tt.args, tt.wantErr)
 				if *called {
 					t.Errorf("runF called for invalid arguments %v", tt.args)
 				}
 				return
 			}
+
+			err := executeQuiet(cmd, tt.args)
 			if err != nil {
 				t.Fatalf("Execute(%v) error = %v", tt.args, err)
 			}

@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // syncBuffer is a bytes.Buffer safe for the concurrent writes of a running worker.
@@ -34,6 +38,28 @@ func testFactory(env map[string]string) (*Factory, *syncBuffer, *syncBuffer) {
 		Getenv: func(name string) string { return env[name] },
 	}
 	return f, out, errOut
+}
+
+// executeQuiet runs cmd with args without printing the error or the usage.
+func executeQuiet(cmd *cobra.Command, args []string) error {
+	cmd.SetArgs(args)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	return cmd.Execute()
+}
+
+// checkUsageError runs cmd with args and checks that it fails with a usage error whose text
+// contains wantErr.
+func checkUsageError(t *testing.T, cmd *cobra.Command, args []string, wantErr string) {
+	t.Helper()
+
+	err := executeQuiet(cmd, args)
+	var usage *usageError
+	if !errors.As(err, &usage) {
+		t.Fatalf("Execute(%v) error = %v, want a usage error", args, err)
+	}
+	if !strings.Contains(err.Error(), wantErr) {
+		t.Errorf("Execute(%v) error = %q, want it to contain %q", args, err, wantErr)
+	}
 }
 
 // runCommand runs args as the nimara binary would and returns the exit code and streams.

@@ -226,13 +226,69 @@ func printFields(f *Factory, fields [][2]string) error {
 	return nil
 }
 
-// JobsRetryOptions are the settings of nimara jobs retry.
+// JobSelection names the jobs that jobs retry and jobs promote act on: the job ids given
+// after the queue, or with --all every job of the queue in the state the command handles.
+type JobSelection struct {
+	Queue string
+	IDs   []string
+	All   bool
+}
+
+// parse reads the arguments <queue> [<id>...] and checks that they name job ids or that
+// --all is set, but not both.
+func (s *JobSelection) parse(args []string) error {
+	s.Queue, s.IDs = args[0], args[1:]
+	if err := checkQueueName(s.Queue, false); err != nil {
+		return err
+	}
+	if s.All == (len(s.IDs) > 0) {
+		return usageErrorf("name one or more job ids, or pass --all")
+	}
+	return nil
+}
+
+// jobsAction is the operation that jobs retry or jobs promote applies to a JobSelection.
+type jobsAction struct {
+	// doing and done are the verbs of the progress bar and of the line printed per job,
+	// such as "Retrying" and "Retried".
+	doing, done string
+	// allJobs names the jobs that all acts on, such as "the failed jobs".
+	allJobs string
+	// all acts on every job of the queue in the command's state, for --all.
+	all func(context.Context, *bullmq.Queue) error
+	// each acts on one named job.
+	each func(context.Context, *bullmq.Job) error
+}
+
+// runJobsAction connects to Redis and applies action to the jobs that s selects.
+func runJobsAction(ctx context.Context, f *Factory, s JobSelection, action jobsAction) error {
+	rdb, cfg, err := connectRedis(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+
+	q := bullQueue(rdb, cfg.Prefix, s.Queue)
+	if s.All {
+		if err := action.all(ctx, q); err != nil {
+			return err
+		}
+		if f.OutTTY {
+			fmt.Fprintf(f.Out, "%s %s of queue %s\n", action.done, action.allJobs, s.Queue)
+		}
+		return nil
+	}
+
+	return eachJob(ctx, f, q, s.IDs, action.doing, action.done, func(job *bullmq.Job) error {
+		return action.each(ctx, job)
+	})
+}
+
+// JobsRetryOptions are the settings of nimara jobs retry. With All it retries every failed
+// job of the queue.
 type JobsRetryOptions struct {
 	Factory *Factory
-	Queue   string
-	IDs     []string
-	// All retries every failed job of the queue.
-	All bool
+	JobSelection
 }
 
 func newCmdJobsRetry(f *Factory, runF func(context.Context, *JobsRetryOptions) error,
@@ -250,12 +306,8 @@ counters are kept. With --all every failed job of the queue goes back.`,
   $ nimara jobs retry webhooks --all`,
 		Args: minArgs(1, "queue"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Queue, opts.IDs = args[0], args[1:]
-			if err := checkQueueName(opts.Queue, false); err != nil {
+			if err := opts.parse(args); err != nil {
 				return err
-			}
-			if opts.All == (len(opts.IDs) > 0) {
-				return usageErrorf("name one or more job ids, or pass --all")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -268,27 +320,17 @@ counters are kept. With --all every failed job of the queue goes back.`,
 }
 
 func runJobsRetry(ctx context.Context, opts *JobsRetryOptions) error {
-	rdb, cfg, err := connectRedis(ctx, opts.Factory)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-
-	q := bullQueue(rdb, cfg.Prefix, opts.Queue)
-	if opts.All {
-		if err := q.RetryJobs(ctx, bullmq.StateFailed, 0, time.Time{}); err != nil {
-			return err
-		}
-		if opts.Factory.OutTTY {
-			fmt.Fprintf(opts.Factory.Out, "Retried the failed jobs of queue %s\n", opts.Queue)
-		}
-		return nil
-	}
-
-	return eachJob(ctx, opts.Factory, q, opts.IDs, "Retrying", "Retried",
-		func(job *bullmq.Job) error {
+	return runJobsAction(ctx, opts.Factory, opts.JobSelection, jobsAction{
+		doing:   "Retrying",
+		done:    "Retried",
+		allJobs: "the failed jobs",
+		all: func(ctx context.Context, q *bullmq.Queue) error {
+			return q.RetryJobs(ctx, bullmq.StateFailed, 0, time.Time{})
+		},
+		each: func(ctx context.Context, job *bullmq.Job) error {
 			return job.Retry(ctx, bullmq.StateFailed, bullmq.RetryOpts{})
-		})
+		},
+	})
 }
 
 // eachJob runs fn on each job of ids, with a progress bar, and prints one line per job on a
@@ -317,12 +359,11 @@ func eachJob(ctx context.Context, f *Factory, q *bullmq.Queue, ids []string, doi
 	return nil
 }
 
-// JobsPromoteOptions are the settings of nimara jobs promote.
+// JobsPromoteOptions are the settings of nimara jobs promote. With All it promotes every
+// delayed job of the queue.
 type JobsPromoteOptions struct {
 	Factory *Factory
-	Queue   string
-	IDs     []string
-	All     bool
+	JobSelection
 }
 
 func newCmdJobsPromote(f *Factory, runF func(context.Context, *JobsPromoteOptions) error,
@@ -336,12 +377,8 @@ func newCmdJobsPromote(f *Factory, runF func(context.Context, *JobsPromoteOption
   $ nimara jobs promote notifications 93`,
 		Args: minArgs(1, "queue"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Queue, opts.IDs = args[0], args[1:]
-			if err := checkQueueName(opts.Queue, false); err != nil {
+			if err := opts.parse(args); err != nil {
 				return err
-			}
-			if opts.All == (len(opts.IDs) > 0) {
-				return usageErrorf("name one or more job ids, or pass --all")
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -354,25 +391,17 @@ func newCmdJobsPromote(f *Factory, runF func(context.Context, *JobsPromoteOption
 }
 
 func runJobsPromote(ctx context.Context, opts *JobsPromoteOptions) error {
-	rdb, cfg, err := connectRedis(ctx, opts.Factory)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-
-	q := bullQueue(rdb, cfg.Prefix, opts.Queue)
-	if opts.All {
-		if err := q.PromoteJobs(ctx, 0); err != nil {
-			return err
-		}
-		if opts.Factory.OutTTY {
-			fmt.Fprintf(opts.Factory.Out, "Promoted the delayed jobs of queue %s\n",
-				opts.Queue)
-		}
-		return nil
-	}
-	return eachJob(ctx, opts.Factory, q, opts.IDs, "Promoting", "Promoted",
-		func(job *bullmq.Job) error { return job.Promote(ctx) })
+	return runJobsAction(ctx, opts.Factory, opts.JobSelection, jobsAction{
+		doing:   "Promoting",
+		done:    "Promoted",
+		allJobs: "the delayed jobs",
+		all: func(ctx context.Context, q *bullmq.Queue) error {
+			return q.PromoteJobs(ctx, 0)
+		},
+		each: func(ctx context.Context, job *bullmq.Job) error {
+			return job.Promote(ctx)
+		},
+	})
 }
 
 // JobsRmOptions are the settings of nimara jobs rm.

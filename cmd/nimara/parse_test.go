@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -101,18 +100,7 @@ func TestNewCmdWorker_RejectsBadQueues(t *testing.T) {
 				t.Error("runF called for invalid flags")
 				return nil
 			})
-			cmd.SetArgs(tt.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-
-			var usage *usageError
-			if !errors.As(err, &usage) {
-				t.Fatalf("Execute(%v) error = %v, want a usage error", tt.args, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Execute(%v) error = %q, want it to contain %q", tt.args, err,
-					tt.wantErr)
-			}
+			checkUsageError(t, cmd, tt.args, tt.wantErr)
 		})
 	}
 }
@@ -201,18 +189,7 @@ func TestNewCmdJobsAdd_RejectsBadInput(t *testing.T) {
 				t.Error("runF called for invalid input")
 				return nil
 			})
-			cmd.SetArgs(tt.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-
-			var usage *usageError
-			if !errors.As(err, &usage) {
-				t.Fatalf("Execute(%v) error = %v, want a usage error", tt.args, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Execute(%v) error = %q, want it to contain %q", tt.args, err,
-					tt.wantErr)
-			}
+			checkUsageError(t, cmd, tt.args, tt.wantErr)
 		})
 	}
 }
