@@ -252,12 +252,12 @@ type jobsAction struct {
 	// doing and done are the verbs of the progress bar and of the line printed per job,
 	// such as "Retrying" and "Retried".
 	doing, done string
-	// allJobs names the jobs that all acts on, such as "the failed jobs".
+	// allJobs names the jobs that allFunc acts on, such as "the failed jobs".
 	allJobs string
-	// all acts on every job of the queue in the command's state, for --all.
-	all func(context.Context, *bullmq.Queue) error
-	// each acts on one named job.
-	each func(context.Context, *bullmq.Job) error
+	// allFunc acts on every job of the queue in the command's state, for --all.
+	allFunc func(context.Context, *bullmq.Queue) error
+	// eachFunc acts on one named job.
+	eachFunc func(context.Context, *bullmq.Job) error
 }
 
 // runJobsAction connects to Redis and applies action to the jobs that s selects.
@@ -270,7 +270,7 @@ func runJobsAction(ctx context.Context, f *Factory, s JobSelection, action jobsA
 
 	q := bullQueue(rdb, cfg.Prefix, s.Queue)
 	if s.All {
-		if err := action.all(ctx, q); err != nil {
+		if err := action.allFunc(ctx, q); err != nil {
 			return err
 		}
 		if f.OutTTY {
@@ -280,7 +280,7 @@ func runJobsAction(ctx context.Context, f *Factory, s JobSelection, action jobsA
 	}
 
 	return eachJob(ctx, f, q, s.IDs, action.doing, action.done, func(job *bullmq.Job) error {
-		return action.each(ctx, job)
+		return action.eachFunc(ctx, job)
 	})
 }
 
@@ -324,10 +324,10 @@ func runJobsRetry(ctx context.Context, opts *JobsRetryOptions) error {
 		doing:   "Retrying",
 		done:    "Retried",
 		allJobs: "the failed jobs",
-		all: func(ctx context.Context, q *bullmq.Queue) error {
+		allFunc: func(ctx context.Context, q *bullmq.Queue) error {
 			return q.RetryJobs(ctx, bullmq.StateFailed, 0, time.Time{})
 		},
-		each: func(ctx context.Context, job *bullmq.Job) error {
+		eachFunc: func(ctx context.Context, job *bullmq.Job) error {
 			return job.Retry(ctx, bullmq.StateFailed, bullmq.RetryOpts{})
 		},
 	})
@@ -395,10 +395,10 @@ func runJobsPromote(ctx context.Context, opts *JobsPromoteOptions) error {
 		doing:   "Promoting",
 		done:    "Promoted",
 		allJobs: "the delayed jobs",
-		all: func(ctx context.Context, q *bullmq.Queue) error {
+		allFunc: func(ctx context.Context, q *bullmq.Queue) error {
 			return q.PromoteJobs(ctx, 0)
 		},
-		each: func(ctx context.Context, job *bullmq.Job) error {
+		eachFunc: func(ctx context.Context, job *bullmq.Job) error {
 			return job.Promote(ctx)
 		},
 	})
