@@ -21,10 +21,7 @@ const goldenStatusChanged = "93a7656d697474657283a47479706502a46461746192b362657
 
 func TestEmitter_GoldenBytes(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, key, sub := newSubscribedEmitter(t)
 
 	payload := map[string]int{"id": 7}
 	err := e.To("port:7").Emit(context.Background(), "berth:statusChanged", payload)
@@ -57,10 +54,7 @@ func decodeBroadcast(t *testing.T, payload []byte) (map[string]any, map[string]a
 
 func TestEmitter_Channels(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, key, sub := newSubscribedEmitter(t)
 	ctx := context.Background()
 
 	tests := []struct {
@@ -112,10 +106,7 @@ func TestEmitter_Channels(t *testing.T) {
 
 func TestBroadcastOperator_Immutable(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, key, sub := newSubscribedEmitter(t)
 	ctx := context.Background()
 
 	base := e.To("a")
@@ -139,10 +130,7 @@ func TestBroadcastOperator_Immutable(t *testing.T) {
 
 func TestBroadcastOperator_FlagOrder(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, _, sub := newSubscribedEmitter(t)
 	ctx := context.Background()
 
 	// Setting compress again keeps its first position, as Object.assign does.
@@ -159,10 +147,7 @@ func TestBroadcastOperator_FlagOrder(t *testing.T) {
 
 func TestEmitter_RejectsBeforePublishing(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, _, sub := newSubscribedEmitter(t)
 	ctx := context.Background()
 
 	for _, ev := range []string{"connect", "connect_error", "disconnect", "disconnecting",
@@ -186,10 +171,7 @@ func TestEmitter_RejectsBeforePublishing(t *testing.T) {
 
 func TestEmitter_Requests(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, key, sub := newSubscribedEmitter(t)
 	ctx := context.Background()
 
 	steps := []func() error{

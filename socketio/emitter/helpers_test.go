@@ -6,12 +6,25 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/portnimara/nimara/socketio/emitter"
+	"github.com/portnimara/nimara/socketio/internal/siotest"
 )
 
 // message is one publication seen by a test subscriber.
 type message struct {
 	Channel string
 	Payload []byte
+}
+
+// newSubscribedEmitter returns an emitter with a key that no other test uses, and the
+// subscription that receives its publications.
+func newSubscribedEmitter(t *testing.T) (*emitter.Emitter, string, <-chan message) {
+	t.Helper()
+	client := siotest.Redis(t)
+	key := siotest.UniqueKey(t)
+	sub := subscribe(t, client, key)
+	return emitter.New(client, emitter.Options{Key: key}), key, sub
 }
 
 // subscribe receives every publication whose channel starts with key, until the test ends.

@@ -99,10 +99,7 @@ func parityCalls(e *emitter.Emitter) []func(context.Context) error {
 
 func TestEmitter_ByteParityWithNode(t *testing.T) {
 	t.Parallel()
-	client := siotest.Redis(t)
-	key := siotest.UniqueKey(t)
-	sub := subscribe(t, client, key)
-	e := emitter.New(client, emitter.Options{Key: key})
+	e, key, sub := newSubscribedEmitter(t)
 	calls := parityCalls(e)
 
 	node := startNode(t, "js/sio-emitter-calls.mjs", "REDIS_URL="+siotest.RedisURL(), "SIO_KEY="+key)
