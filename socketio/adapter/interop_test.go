@@ -370,7 +370,7 @@ func runServerSuite(t *testing.T, b *clusterBundle) {
 	})
 
 	t.Run("NodeFetchSocketsIncludesGo", func(t *testing.T) {
-		var sockets []struct {
+		type nodeSocket struct {
 			ID        string         `json:"id"`
 			Rooms     []string       `json:"rooms"`
 			Data      map[string]any `json:"data"`
@@ -381,6 +381,7 @@ func runServerSuite(t *testing.T, b *clusterBundle) {
 				Issued  float64        `json:"issued"`
 			} `json:"handshake"`
 		}
+		var sockets []nodeSocket
 		b.peer.evalInto(t, &sockets, `
 			const sockets = await h.state.n1.io.in("port:7").fetchSockets();
 			return sockets.map((s) => ({id: s.id, rooms: [...s.rooms], data: s.data,
@@ -388,17 +389,7 @@ func runServerSuite(t *testing.T, b *clusterBundle) {
 		if len(sockets) != 2 {
 			t.Fatalf("fetchSockets returned %d sockets, want 2: %+v", len(sockets), sockets)
 		}
-		i := slices.IndexFunc(sockets, func(s struct {
-			ID        string         `json:"id"`
-			Rooms     []string       `json:"rooms"`
-			Data      map[string]any `json:"data"`
-			Handshake struct {
-				Headers map[string]any `json:"headers"`
-				Query   map[string]any `json:"query"`
-				Auth    map[string]any `json:"auth"`
-				Issued  float64        `json:"issued"`
-			} `json:"handshake"`
-		}) bool {
+		i := slices.IndexFunc(sockets, func(s nodeSocket) bool {
 			return s.ID == b.ids["cG"]
 		})
 		if i < 0 {
