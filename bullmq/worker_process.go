@@ -53,6 +53,11 @@ func (w *Worker) processJob(ctx, procCtx context.Context, job *Job) *Job {
 		w.logger.DebugContext(ctx, "Job waiting for children", slog.String("job_id", job.ID))
 		return nil
 	}
+	if errors.Is(err, ErrDelayed) {
+		// The processor moved the job to delayed, which released its lock.
+		w.logger.DebugContext(ctx, "Job moved to delayed", slog.String("job_id", job.ID))
+		return nil
+	}
 	if procCtx.Err() != nil {
 		// The shutdown timeout passed: leave the job active for the stalled check.
 		w.logger.WarnContext(ctx, "Job left active at shutdown", slog.String("job_id", job.ID),
