@@ -127,9 +127,8 @@ func TestInterop_GoWorkerCompletesNodeJob(t *testing.T) {
 			t.Errorf("events %q lack %q", events, want)
 		}
 
-		// Node's getWorkers lists connections named as Node names them. The Go worker
-		// opens its named connection when it first blocks on the marker, which can come
-		// after Node saw the completion, so the list is polled.
+		// Node's getWorkers lists connections named as Node names them. CLIENT LIST
+		// may lag a moment behind the connection, so the list is polled.
 		var workers []map[string]any
 		listed := func() bool {
 			workers = nodepeer.MustEvalAs[[]map[string]any](t, env.peer,

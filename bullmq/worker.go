@@ -267,6 +267,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		stopBlocking()
 		_ = blocking.close()
 	}()
+	if err := blocking.connect(ctx, w.keys.marker()); err != nil {
+		// The fetch loop retries and reports Redis errors; this one only delays the name.
+		w.logger.DebugContext(ctx, "Blocking connection not open yet", slog.Any("err", err))
+	}
 
 	// Processor contexts outlive ctx until the shutdown timeout, so running jobs can finish.
 	procCtx, cancelProc := context.WithCancel(context.WithoutCancel(ctx))

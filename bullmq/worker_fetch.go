@@ -263,6 +263,19 @@ func (b *blockingClient) popMarker(ctx context.Context, key string,
 	return 0, false, fmt.Errorf("unexpected marker score %v", arr[2])
 }
 
+// connect opens the copy's connection to the node that holds key, so the worker's named
+// connection shows in CLIENT LIST (and Node's getWorkers) from the start, as a Node
+// worker's does, not only after its first wait for jobs.
+func (b *blockingClient) connect(ctx context.Context, key string) error {
+	if !b.owned {
+		return nil
+	}
+	if err := b.client.Do(ctx, "EXISTS", key).Err(); err != nil {
+		return fmt.Errorf("connect the blocking client: %w", err)
+	}
+	return nil
+}
+
 // close closes the copy, which also interrupts a BZPOPMIN in progress.
 func (b *blockingClient) close() error {
 	var err error

@@ -379,3 +379,48 @@ func TestWorker_RunRejectsInvalidOptions(t *testing.T) {
 		t.Errorf("Run with MaxDataPoints 0 returned nil, want an error")
 	}
 }
+
+// A worker that never runs out of jobs never blocks on the marker, and must still be listed
+// by GetWorkers (and Node's getWorkers) from the start.
+func TestWorker_ListedWhileBusyFromStart(t *testing.T) {
+	t.Parallel()
+
+	ctx := testContext(t)
+	client := redistest.Client(t)
+	q := NewQueue(client, redistest.QueueName(t), QueueOpts{Prefix: redistest.Prefix(t)})
+	if _, err := q.Add(ctx, "hold", nil, JobOpts{}); err != nil {
+		t.Fatalf("Add: %v", err)
+	}
+
+	started := make(chan struct{})
+	release := make(chan struct{})
+	fn := func(ctx context.Context, job *Job) (any, error) {
+		close(started)
+		<-release
+		return nil, nil
+	}
+	stop := runWorker(t, newTestWorker(t, q, fn, WorkerOpts{Name: "busy"}))
+	defer stop()
+	defer close(release)
+
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job did not start within 20 s")
+	}
+
+	workers, err := q.GetWorkers(ctx)
+	if err != nil {
+		t.Fatalf("GetWorkers: %v", err)
+	}
+	listed := false
+	for _, w := range workers {
+		if strings.HasSuffix(w.RawName, ":w:busy") {
+			listed = true
+		}
+	}
+	if !listed {
+		t.Errorf("GetWorkers = %+v while the first job runs, want the worker busy listed",
+			workers)
+	}
+}
