@@ -35,9 +35,10 @@ const sub = pub.duplicate();
 const httpServer = createServer();
 const io = new Server(httpServer, { adapter: createAdapter(pub, sub) });
 io.use((socket, next) => {
-  const userId = socket.handshake.auth?.userId;
+  const { userId, superAdmin } = socket.handshake.auth ?? {};
   if (!userId) return next(new Error("missing userId"));
   socket.join(`user:${userId}`);
+  if (superAdmin) socket.join("global");
   next();
 });
 await new Promise((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
@@ -68,13 +69,28 @@ const clients = await Promise.all(
 );
 log(`${clients.length} browsers connected: ${users.map((u) => `user:${u}`).join(", ")}`);
 
+// The super admin's browser joins room global, where system alerts arrive.
+const systemAlerts = [];
+const admin = connectClient(`http://127.0.0.1:${port}`, {
+  auth: { userId: "demo-root", superAdmin: true },
+  transports: ["websocket"],
+});
+admin.on("system:jobFailed", (payload) => systemAlerts.push(payload));
+await new Promise((resolve, reject) => {
+  admin.on("connect", resolve);
+  admin.on("connect_error", reject);
+});
+log("the super admin's browser joined room global");
+
 // The producer: what the Next.js API does when something happens in the CRM.
 const queueEvents = new QueueEvents("notifications", { connection, prefix: opts.prefix });
 await queueEvents.waitUntilReady();
-let completed = 0;
-const failed = [];
-queueEvents.on("completed", () => completed++);
-queueEvents.on("failed", ({ jobId, failedReason }) => failed.push({ jobId, failedReason }));
+// Only the demo's own jobs count: the dead-letter queue also adds an alert job to this
+// queue for the invalid job, and that one completes too.
+const completedIds = new Set();
+const failedById = new Map();
+queueEvents.on("completed", ({ jobId }) => completedIds.add(jobId));
+queueEvents.on("failed", ({ jobId, failedReason }) => failedById.set(jobId, failedReason));
 
 const queue = new Queue("notifications", { connection, prefix: opts.prefix });
 const jobs = Array.from({ length: count }, (_, i) => {
@@ -91,7 +107,8 @@ const jobs = Array.from({ length: count }, (_, i) => {
     },
   };
 });
-await queue.addBulk(jobs);
+const added = await queue.addBulk(jobs);
+const ids = added.map((job) => job.id);
 log(`enqueued ${count} notifications/create jobs`);
 
 // One job the worker must reject: userId has the wrong type.
@@ -100,23 +117,34 @@ log(`enqueued job ${bad.id} with invalid data (userId is a number)`);
 
 const deadline = Date.now() + Number(opts.timeout) * 1000;
 const totalNew = () => Object.values(received).reduce((n, r) => n + r.new, 0);
-while ((completed < count || failed.length < 1 || totalNew() < count) && Date.now() < deadline) {
+const completedCount = () => ids.filter((id) => completedIds.has(id)).length;
+while (
+  (completedCount() < count || !failedById.has(bad.id) || totalNew() < count ||
+    systemAlerts.length < 1) &&
+  Date.now() < deadline
+) {
   await new Promise((r) => setTimeout(r, 100));
 }
+const completed = completedCount();
+const badReason = failedById.get(bad.id);
 
 // notification:unreadCount follows each notification:new; let the last ones arrive.
 await new Promise((r) => setTimeout(r, 300));
 
-log(`QueueEvents: ${completed} completed, ${failed.length} failed`);
-for (const f of failed) log(`failed job ${f.jobId}: ${f.failedReason}`);
+log(`QueueEvents: ${completed} of ${count} jobs completed`);
+log(`failed job ${bad.id}: ${badReason ?? "(no failed event)"}`);
 for (const [userId, r] of Object.entries(received)) {
   log(`browser of ${userId}: ${r.new} notification:new, unread count ${r.lastUnread}`);
 }
-const ok = completed === count && failed.length === 1 && totalNew() === count &&
+for (const alert of systemAlerts) {
+  log(`global room: system:jobFailed ${JSON.stringify(alert)}`);
+}
+const ok = completed === count && badReason !== undefined && totalNew() === count &&
+  systemAlerts.length === 1 &&
   misrouted.length === 0;
 log(ok ? "demo passed" : `demo FAILED (misrouted events: ${misrouted.length})`);
 
-for (const c of clients) c.close();
+for (const c of [...clients, admin]) c.close();
 await Promise.all([queue.close(), queueEvents.close()]);
 io.close();
 pub.disconnect();

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make demo`: the fleet on real input. It builds nimara, applies the development schema to
-# a database of its own (nimara_demo), adds a port and three users, starts `nimara worker`,
-# and runs demo.mjs, which plays the CRM's Node side: it enqueues notifications/create jobs
-# with bullmq and watches the results through QueueEvents and Socket.IO browsers.
+# a database of its own (nimara_demo), adds a port, three users and a super admin, clears
+# what an earlier run left under its key prefix (nimara-demo) and in the demo users'
+# notifications, starts `nimara worker`, and runs demo.mjs, which plays the CRM's Node side:
+# it enqueues notifications/create jobs with bullmq and watches the results through
+# QueueEvents and Socket.IO browsers.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -13,7 +15,7 @@ DEMO_DB=${DEMO_DB:-nimara_demo}
 COUNT=${COUNT:-30}
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379}
 export DATABASE_URL="postgres://${PGUSER}@${PGHOST}:5432/${DEMO_DB}?sslmode=disable"
-export NIMARA_PREFIX=${NIMARA_PREFIX:-bull}
+export NIMARA_PREFIX=${NIMARA_PREFIX:-nimara-demo}
 export LOG_FORMAT=${LOG_FORMAT:-text}
 
 PORT_ID=00000000-0000-4000-8000-00000000d3e0
@@ -41,10 +43,19 @@ INSERT INTO users (id, name, email, default_port_id) VALUES
   ('demo-ben', 'Ben', 'ben@demo.example', '${PORT_ID}'),
   ('demo-eva', 'Eva', 'eva@demo.example', '${PORT_ID}')
 ON CONFLICT (id) DO NOTHING;
+INSERT INTO users (id, name, email, is_super_admin) VALUES
+  ('demo-root', 'Root', 'root@demo.example', true)
+ON CONFLICT (id) DO NOTHING;
 SQL
 
+# Start from a clean state: the demo's own keys and the demo users' notifications.
+redis-cli -u "$REDIS_URL" --scan --pattern "${NIMARA_PREFIX}:*" |
+  xargs -r redis-cli -u "$REDIS_URL" unlink >/dev/null
+psql -h "$PGHOST" -U "$PGUSER" -d "$DEMO_DB" -v ON_ERROR_STOP=1 -q \
+  -c "DELETE FROM notifications WHERE user_id IN ('demo-ana', 'demo-ben', 'demo-eva', 'demo-root')"
+
 echo "demo: starting nimara worker"
-bin/nimara worker --queues notifications &
+bin/nimara worker --queues notifications --metrics-addr 127.0.0.1:0 &
 WORKER_PID=$!
 trap 'kill -TERM $WORKER_PID 2>/dev/null || true' EXIT
 
@@ -52,8 +63,9 @@ status=0
 (cd interop && node demo/demo.mjs --count "$COUNT" --users "$USERS" --port-id "$PORT_ID") ||
   status=$?
 
-echo "demo: rows in notifications: $(psql -h "$PGHOST" -U "$PGUSER" -d "$DEMO_DB" -qtA \
-  -c 'SELECT count(*) FROM notifications')"
+echo "demo: notifications rows per user:"
+psql -h "$PGHOST" -U "$PGUSER" -d "$DEMO_DB" -qtA -F ' ' \
+  -c 'SELECT user_id, count(*) FROM notifications GROUP BY user_id ORDER BY user_id'
 
 echo "demo: stopping the worker with SIGTERM"
 kill -TERM "$WORKER_PID"
