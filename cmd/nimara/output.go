@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/portnimara/nimara/config"
 )
@@ -21,10 +22,11 @@ import (
 // errCancelled ends a command whose confirmation prompt was declined; Main exits 3.
 var errCancelled = errors.New("cancelled")
 
-// isTerminal reports whether f is a character device, such as a terminal.
+// isTerminal reports whether f is a terminal. It reads f's terminal settings with an ioctl
+// (TCGETS on Linux), so /dev/null and other character devices that are not terminals
+// count as pipes.
 func isTerminal(f *os.File) bool {
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(int(f.Fd()))
 }
 
 func newHelpExitCodes() *cobra.Command {
