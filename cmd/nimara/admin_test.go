@@ -209,6 +209,50 @@ func TestJobsLsAndGet_Output(t *testing.T) {
 	}
 }
 
+func TestJobsAdd_Output(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	e := newAdminEnv(t)
+	data := `{"userId":"u-1","type":"welcome","title":"Hi"}`
+
+	code, out, errOut := e.run(t, onTTY, "jobs", "add", "notifications", "create",
+		"--data", data, "--opts", `{"jobId":"tty-1"}`)
+	if code != 0 || out != "tty-1\n" {
+		t.Errorf("jobs add on a terminal = %d %q %q, want the job id", code, out, errOut)
+	}
+	code, out, errOut = e.run(t, piped, "jobs", "add", "notifications", "create",
+		"--data", data, "--opts", `{"jobId":"piped-1"}`)
+	if code != 0 || out != "piped-1\n" {
+		t.Errorf("jobs add piped = %d %q %q, want the job id", code, out, errOut)
+	}
+	code, out, errOut = e.run(t, piped, "jobs", "add", "notifications", "create",
+		"--data", data, "--opts", `{"jobId":"json-1"}`, "--json")
+	if code != 0 || out != "{\n  \"id\": \"json-1\"\n}\n" {
+		t.Errorf("jobs add --json = %d %q %q, want {\"id\": \"json-1\"}", code, out, errOut)
+	}
+
+	rejected := [][]string{
+		{"notifications", "nosuchname", "--data", "{}"},
+		{"notifications", "create", "--data", "{}"},
+		{"notifications", "create", "--data", `{"userId":1}`},
+	}
+	for _, args := range rejected {
+		code, out, errOut = e.run(t, piped, append([]string{"jobs", "add"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errOut, "Usage:") {
+			t.Errorf("jobs add %v = %d %q %q, want exit 2 with the usage", args, code, out,
+				errOut)
+		}
+	}
+	counts, err := e.queue("notifications").GetJobCounts(ctx, "waiting", "prioritized")
+	if err != nil {
+		t.Fatalf("count jobs: %v", err)
+	}
+	if n := counts["waiting"] + counts["prioritized"]; n != 3 {
+		t.Errorf("jobs in the notifications queue = %d, want only the 3 valid ones", n)
+	}
+}
+
 func TestJobsRetryPromoteRm(t *testing.T) {
 	t.Parallel()
 

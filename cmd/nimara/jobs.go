@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,7 @@ type JobsAddOptions struct {
 	Data json.RawMessage
 	// Opts are the parsed --opts. Attempts is the catalog's when --opts has no attempts.
 	Opts bullmq.JobOpts
+	JSON bool
 }
 
 func newCmdJobsAdd(f *Factory, runF func(context.Context, *JobsAddOptions) error,
@@ -45,6 +47,10 @@ func newCmdJobsAdd(f *Factory, runF func(context.Context, *JobsAddOptions) error
 		Short: "Add a job to a queue",
 		Long: `Add a job to a queue, as Node's queue.add(name, data, opts) does, and print
 its id.
+
+The job name must be one the catalog lists for the queue. For jobs that this build
+handles, --data must also pass the handler's checks, so a job the worker would reject
+is not added.
 
 --opts takes Node's option names: jobId, delay, priority, lifo, attempts, backoff,
 removeOnComplete, removeOnFail, deduplication, timestamp, keepLogs, stackTraceLimit.
@@ -71,6 +77,7 @@ queue's attempts, the CRM backoff (1s, 10s, 100s) and the job name's priority.`,
 
 	cmd.Flags().StringVar(&data, "data", "{}", "job data as JSON")
 	cmd.Flags().StringVar(&rawOpts, "opts", "", "job options as JSON, with Node's option names")
+	addJSONFlag(cmd, &opts.JSON, "id")
 	return cmd
 }
 
@@ -82,9 +89,20 @@ func parseJobsAddFlags(opts *JobsAddOptions, data, rawOpts string) error {
 	if opts.Name == "" {
 		return usageErrorf("job name must not be empty")
 	}
+	job, ok := q.Job(opts.Name)
+	if !ok {
+		return usageErrorf("unknown job name %q for queue %s: use one of %s", opts.Name,
+			opts.Queue, strings.Join(jobNames(q), ", "))
+	}
 
 	if !json.Valid([]byte(data)) {
 		return usageErrorf("invalid --data: not valid JSON")
+	}
+	// A job without a handler in this build has no decoder, so its data is accepted as is.
+	if job.Decode != nil {
+		if err := job.Decode([]byte(data)); err != nil {
+			return usageErrorf("--data for job %s of queue %s: %w", opts.Name, opts.Queue, err)
+		}
 	}
 	opts.Data = json.RawMessage(data)
 
@@ -104,6 +122,14 @@ func parseJobsAddFlags(opts *JobsAddOptions, data, rawOpts string) error {
 	}
 	opts.Opts = parsed
 	return nil
+}
+
+func jobNames(q queues.Queue) []string {
+	names := make([]string, len(q.Jobs))
+	for i, j := range q.Jobs {
+		names[i] = j.Name
+	}
+	return names
 }
 
 // hasJSONKey reports whether raw is a JSON object with key at its top level.
@@ -140,6 +166,9 @@ func runJobsAdd(ctx context.Context, opts *JobsAddOptions) error {
 		return fmt.Errorf("add job %s to queue %s: %w", opts.Name, opts.Queue, err)
 	}
 
-	fmt.Fprintln(opts.Factory.Out, job.ID)
-	return nil
+	if opts.JSON {
+		return printJSON(opts.Factory, map[string]string{"id": job.ID})
+	}
+	_, err = fmt.Fprintln(opts.Factory.Out, job.ID)
+	return err
 }

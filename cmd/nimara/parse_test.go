@@ -114,8 +114,9 @@ func TestNewCmdJobsAdd_ParsesFlags(t *testing.T) {
 		got = o
 		return nil
 	})
-	cmd.SetArgs([]string{"notifications", "create", "--data", `{"userId":"u1"}`,
-		"--opts", `{"jobId":"j1","delay":500,"attempts":7}`})
+	data := `{"userId":"u1","type":"welcome","title":"Hi"}`
+	cmd.SetArgs([]string{"notifications", "create", "--data", data,
+		"--opts", `{"jobId":"j1","delay":500,"attempts":7}`, "--json"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatalf("Execute() error = %v", err)
 	}
@@ -126,7 +127,7 @@ func TestNewCmdJobsAdd_ParsesFlags(t *testing.T) {
 	if got.Name != "create" {
 		t.Errorf("Name = %q, want create", got.Name)
 	}
-	if string(got.Data) != `{"userId":"u1"}` {
+	if string(got.Data) != data {
 		t.Errorf("Data = %s, want the --data text", got.Data)
 	}
 	if got.Opts.JobID != "j1" {
@@ -137,6 +138,29 @@ func TestNewCmdJobsAdd_ParsesFlags(t *testing.T) {
 	}
 	if got.Opts.Attempts != 7 {
 		t.Errorf("Opts.Attempts = %d, want 7 from --opts", got.Opts.Attempts)
+	}
+	if !got.JSON {
+		t.Error("JSON = false, want true")
+	}
+}
+
+func TestNewCmdJobsAdd_AcceptsJobWithoutDecoder(t *testing.T) {
+	t.Parallel()
+
+	// The catalog lists reminder-check without a handler in this build, so any JSON data
+	// passes.
+	f, _, _ := testFactory(nil)
+	var got *JobsAddOptions
+	cmd := newCmdJobsAdd(f, func(_ context.Context, o *JobsAddOptions) error {
+		got = o
+		return nil
+	})
+	cmd.SetArgs([]string{"notifications", "reminder-check", "--data", `{"any":[1,2]}`})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("Execute() error = %v", err)
+	}
+	if string(got.Data) != `{"any":[1,2]}` {
+		t.Errorf("Data = %s, want the --data text", got.Data)
 	}
 }
 
@@ -179,6 +203,14 @@ func TestNewCmdJobsAdd_RejectsBadInput(t *testing.T) {
 			`invalid --opts: bullmq: unknown job option "repeat"`},
 		{"WrongOptionType", []string{"email", "send", "--opts", `{"attempts":"3"}`},
 			"invalid job option attempts: must be a number, got a string"},
+		{"UnknownJobName", []string{"notifications", "nosuchname", "--data", "{}"},
+			`unknown job name "nosuchname" for queue notifications: use one of `},
+		{"JobNameOfOtherQueue", []string{"email", "create"},
+			`unknown job name "create" for queue email`},
+		{"DataMissingFields", []string{"notifications", "create", "--data", "{}"},
+			"--data for job create of queue notifications: invalid job data: userId"},
+		{"DataWrongType", []string{"notifications", "create", "--data", `{"userId":1}`},
+			"--data for job create of queue notifications: invalid job data: userId must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
