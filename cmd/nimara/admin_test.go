@@ -513,3 +513,36 @@ func TestHelpExitCodes(t *testing.T) {
 		t.Errorf("dlq bogus = %d %q, want exit 2", code, errOut)
 	}
 }
+
+func TestLs_LongFailedReasonPipedWhole(t *testing.T) {
+	t.Parallel()
+
+	ctx := context.Background()
+	e := newAdminEnv(t)
+	reason := "upstream rejected the payload: " + strings.Repeat("field invalid; ", 6) + "end"
+	e.failJobs(t, "webhooks", "deliver", reason, 1)
+	dl := queues.NewDeadLetter(e.client, queues.DeadLetterConfig{Prefix: e.prefix})
+	if got, err := queues.NewSweeper(dl).Sweep(ctx); err != nil || got != 1 {
+		t.Fatalf("Sweep() = %d, %v; want 1", got, err)
+	}
+
+	for _, args := range [][]string{
+		{"jobs", "ls", "webhooks", "--state", "failed"},
+		{"dlq", "ls"},
+	} {
+		code, out, _ := e.run(t, piped, args...)
+		if code != 0 || !strings.HasSuffix(out, "\t"+reason+"\n") {
+			t.Errorf("%v piped = %d %q, want the whole reason in the last column", args,
+				code, out)
+		}
+		if strings.Contains(out, "…") {
+			t.Errorf("%v piped = %q, want no ellipsis", args, out)
+		}
+
+		code, out, _ = e.run(t, onTTY, args...)
+		if code != 0 || !strings.Contains(out, reason[:59]+"…") {
+			t.Errorf("%v on a terminal = %d %q, want the reason cut to 60 runes", args,
+				code, out)
+		}
+	}
+}

@@ -120,7 +120,8 @@ func runDLQLs(ctx context.Context, opts *DLQLsOptions) error {
 	cells := make([][]string, len(entries))
 	for i, e := range entries {
 		cells[i] = []string{e.ID, e.Queue, e.JobID, e.Name, strconv.Itoa(e.AttemptsMade),
-			formatMillis(e.FailedAt), truncate(e.FailedReason, 60)}
+			formatMillis(e.FailedAt),
+			tableCell(opts.Factory, e.FailedReason, 60)}
 	}
 	return printTable(opts.Factory, []string{"ID", "QUEUE", "JOB", "NAME", "ATTEMPTS",
 		"FAILED AT", "REASON"}, cells)

@@ -128,7 +128,8 @@ func runJobsLs(ctx context.Context, opts *JobsLsOptions) error {
 	cells := make([][]string, len(rows))
 	for i, r := range rows {
 		cells[i] = []string{r.ID, r.Name, r.State, strconv.Itoa(r.AttemptsMade),
-			strconv.Itoa(r.Priority), formatMillis(r.Timestamp), truncate(r.FailedReason, 60)}
+			strconv.Itoa(r.Priority), formatMillis(r.Timestamp),
+			tableCell(opts.Factory, r.FailedReason, 60)}
 	}
 	return printTable(opts.Factory, []string{"ID", "NAME", "STATE", "ATTEMPTS", "PRIORITY",
 		"CREATED", "FAILED REASON"}, cells)

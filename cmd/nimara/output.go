@@ -163,10 +163,15 @@ func formatMillis(ms int64) string {
 	return time.UnixMilli(ms).UTC().Format(time.RFC3339)
 }
 
-// truncate shortens s to n runes with an ellipsis, for table cells. It also replaces
-// newlines and tabs, which would break the table.
-func truncate(s string, n int) string {
+// tableCell prepares s for a printTable cell. It replaces newlines and tabs, which would
+// break the rows, with spaces. On a terminal it also shortens s to n runes with an ellipsis,
+// but piped output keeps the whole text for the scripts that read it.
+func tableCell(f *Factory, s string, n int) string {
 	s = strings.NewReplacer("\n", " ", "\t", " ").Replace(s)
+	if !f.OutTTY {
+		return s
+	}
+
 	r := []rune(s)
 	if len(r) <= n {
 		return s
