@@ -546,3 +546,19 @@ func TestLs_LongFailedReasonPipedWhole(t *testing.T) {
 		}
 	}
 }
+
+func TestHelp_ConfirmationCommandsNoJSON(t *testing.T) {
+	t.Parallel()
+
+	e := &adminEnv{env: map[string]string{}}
+	for _, args := range [][]string{
+		{"queues", "pause"}, {"queues", "resume"}, {"jobs", "retry"}, {"jobs", "promote"},
+		{"jobs", "rm"},
+	} {
+		code, out, _ := e.run(t, piped, append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "prints only confirmations") ||
+			!strings.Contains(out, "has no\n--json") {
+			t.Errorf("%v --help = %d %q, want a note that it has no --json", args, code, out)
+		}
+	}
+}

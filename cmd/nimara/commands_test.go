@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,6 +65,44 @@ func TestMigrate_ThenCheckFreshSchema(t *testing.T) {
 	}
 	if stdout != "missing column notifications.link\n" {
 		t.Errorf("migrate --check stdout = %q, want only the dropped column", stdout)
+	}
+}
+
+func TestMigrate_JSON(t *testing.T) {
+	t.Parallel()
+
+	db := storetest.NewSchema(t)
+	env := map[string]string{"DATABASE_URL": db.URL}
+
+	code, stdout, stderr := runCommand(t, env, "migrate", "--check", "--json")
+	if code != 1 {
+		t.Errorf("migrate --check --json on an empty schema exit code = %d, want 1", code)
+	}
+	var check struct {
+		Missing []missingRow `json:"missing"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &check); err != nil {
+		t.Fatalf("migrate --check --json stdout %q: %v", stdout, err)
+	}
+	if !slices.Contains(check.Missing, missingRow{Table: "notifications"}) {
+		t.Errorf("missing = %+v, want table notifications with an empty column", check.Missing)
+	}
+	if !strings.Contains(stderr, "tables or columns are missing") {
+		t.Errorf("migrate --check --json stderr = %q, want the summary", stderr)
+	}
+
+	code, stdout, _ = runCommand(t, env, "migrate", "--json")
+	if code != 0 || compact([]byte(stdout)) != `{"applied":[{"version":1,"name":"crm_tables"}]}` {
+		t.Errorf("migrate --json = %d %q, want the applied migration", code, stdout)
+	}
+	code, stdout, _ = runCommand(t, env, "migrate", "--json")
+	if code != 0 || compact([]byte(stdout)) != `{"applied":[]}` {
+		t.Errorf("second migrate --json = %d %q, want no migration", code, stdout)
+	}
+	code, stdout, _ = runCommand(t, env, "migrate", "--check", "--json")
+	if code != 0 || compact([]byte(stdout)) != `{"missing":[]}` {
+		t.Errorf("migrate --check --json after migrate = %d %q, want nothing missing", code,
+			stdout)
 	}
 }
 

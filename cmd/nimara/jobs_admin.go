@@ -299,7 +299,10 @@ func newCmdJobsRetry(f *Factory, runF func(context.Context, *JobsRetryOptions) e
 		Use:   "retry <queue> {<id>... | --all}",
 		Short: "Run failed jobs again",
 		Long: `Move failed jobs of a queue back to wait, as Node's job.retry() does. Their attempt
-counters are kept. With --all every failed job of the queue goes back.`,
+counters are kept. With --all every failed job of the queue goes back.
+
+It prints only confirmations, on a terminal, and nothing when piped, so it has no
+--json.`,
 		Example: `  # Retry two jobs
   $ nimara jobs retry email 17 18
 
@@ -373,7 +376,10 @@ func newCmdJobsPromote(f *Factory, runF func(context.Context, *JobsPromoteOption
 	cmd := &cobra.Command{
 		Use:   "promote <queue> {<id>... | --all}",
 		Short: "Run delayed jobs now",
-		Long:  `Move delayed jobs to the ready states at once. With --all every delayed job moves.`,
+		Long: `Move delayed jobs to the ready states at once. With --all every delayed job moves.
+
+It prints only confirmations, on a terminal, and nothing when piped, so it has no
+--json.`,
 		Example: `  # Send a delayed reminder now
   $ nimara jobs promote notifications 93`,
 		Args: minArgs(1, "queue"),
@@ -423,7 +429,10 @@ func newCmdJobsRm(f *Factory, runF func(context.Context, *JobsRmOptions) error,
 is processing cannot be deleted.
 
 It asks for confirmation on a terminal; pass --yes to skip the question, which is
-required when stdin is not a terminal.`,
+required when stdin is not a terminal.
+
+It prints only confirmations, on a terminal, and nothing when piped, so it has no
+--json.`,
 		Example: `  # Delete two jobs without a question
   $ nimara jobs rm export 5 6 --yes`,
 		Args: minArgs(2, "queue and job ids"),

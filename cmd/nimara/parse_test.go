@@ -230,9 +230,15 @@ func TestNewCmdMigrate_ParsesCheck(t *testing.T) {
 	t.Parallel()
 
 	for _, tt := range []struct {
-		args []string
-		want bool
-	}{{nil, false}, {[]string{"--check"}, true}} {
+		args     []string
+		want     bool
+		wantJSON bool
+	}{
+		{nil, false, false},
+		{[]string{"--check"}, true, false},
+		{[]string{"--check", "--json"}, true, true},
+		{[]string{"--json"}, false, true},
+	} {
 		f, _, _ := testFactory(nil)
 		var got *MigrateOptions
 		cmd := newCmdMigrate(f, func(_ context.Context, o *MigrateOptions) error {
@@ -245,6 +251,9 @@ func TestNewCmdMigrate_ParsesCheck(t *testing.T) {
 		}
 		if got.Check != tt.want {
 			t.Errorf("Execute(%v): Check = %v, want %v", tt.args, got.Check, tt.want)
+		}
+		if got.JSON != tt.wantJSON {
+			t.Errorf("Execute(%v): JSON = %v, want %v", tt.args, got.JSON, tt.wantJSON)
 		}
 	}
 }

@@ -151,6 +151,10 @@ new ones until the queue is resumed. Producers can still add jobs.`
 	if opts.Resume {
 		short, long = "Resume paused queues", "Resume paused queues, so workers take jobs again."
 	}
+	long += `
+
+It prints only confirmations, on a terminal, and nothing when piped, so it has no
+--json.`
 	cmd := &cobra.Command{
 		Use:     verb + " {<queue>... | --all}",
 		Short:   short,
