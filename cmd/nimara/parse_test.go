@@ -347,3 +347,18 @@ func TestRun_ExitCodes(t *testing.T) {
 		})
 	}
 }
+
+func TestNewCmdWorker_HelpConcurrencyDefaultOnce(t *testing.T) {
+	t.Parallel()
+
+	code, out, _ := runCommand(t, nil, "worker", "--help")
+	if code != 0 {
+		t.Fatalf("worker --help exit code = %d", code)
+	}
+	if strings.Contains(out, "(default [])") {
+		t.Errorf("worker --help prints an empty --concurrency default:\n%s", out)
+	}
+	if n := strings.Count(out, "(default: the catalog's)"); n != 1 {
+		t.Errorf("worker --help names the --concurrency default %d times, want 1:\n%s", n, out)
+	}
+}

@@ -82,6 +82,9 @@ samples the queue depths for the metrics.
 		"comma-separated queues to consume (default: every queue with handlers)")
 	cmd.Flags().StringToIntVar(&opts.Concurrency, "concurrency", nil,
 		"jobs run at once per queue, as queue=n,... (default: the catalog's)")
+	// pflag prints a map flag's empty default as "(default [])" after the usage, which
+	// already names the default. An empty DefValue counts as no default, so it is left out.
+	cmd.Flags().Lookup("concurrency").DefValue = ""
 	cmd.Flags().DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 30*time.Second,
 		"how long active jobs may run after SIGTERM")
 	cmd.Flags().DurationVar(&opts.LockDuration, "lock-duration", 30*time.Second,
