@@ -120,13 +120,23 @@ func (c Config) Logger(w io.Writer) *slog.Logger {
 }
 
 // NewLogger returns a logger writing to w at level, as text when format is "text" and as
-// JSON otherwise.
+// JSON otherwise. Durations are written as Go duration strings such as "30s" in both
+// formats.
 func NewLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationAsString}
 	if strings.EqualFold(format, LogFormatText) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationAsString is a slog ReplaceAttr function that turns a duration value into its
+// String form. Without it the JSON handler writes a duration as integer nanoseconds.
+func durationAsString(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // ParseLogLevel converts debug, info, warn or error (any case) to a slog.Level.

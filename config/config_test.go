@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envFrom(m map[string]string) func(string) string {
@@ -216,6 +217,37 @@ func TestConfig_LoggerText(t *testing.T) {
 
 	if !strings.Contains(buf.String(), `msg="picked up" job_id=7`) {
 		t.Errorf("text output = %q, want msg and job_id in key=value form", buf.String())
+	}
+}
+
+func TestConfig_LoggerDurationsAsStrings(t *testing.T) {
+	t.Parallel()
+
+	var jsonBuf bytes.Buffer
+	Config{LogLevel: "info", LogFormat: "json"}.Logger(&jsonBuf).Info("stopping",
+		slog.Duration("shutdown_timeout", 30*time.Second),
+		slog.Group("job", slog.Duration("delay", 1500*time.Millisecond)),
+		slog.Any("lock_duration", 2*time.Minute))
+
+	var record map[string]any
+	if err := json.Unmarshal(jsonBuf.Bytes(), &record); err != nil {
+		t.Fatalf("log line is not JSON: %v: %q", err, jsonBuf.String())
+	}
+	if record["shutdown_timeout"] != "30s" {
+		t.Errorf("JSON shutdown_timeout = %v, want \"30s\"", record["shutdown_timeout"])
+	}
+	if job, _ := record["job"].(map[string]any); job["delay"] != "1.5s" {
+		t.Errorf("JSON job.delay = %v, want \"1.5s\"", record["job"])
+	}
+	if record["lock_duration"] != "2m0s" {
+		t.Errorf("JSON lock_duration = %v, want \"2m0s\"", record["lock_duration"])
+	}
+
+	var textBuf bytes.Buffer
+	Config{LogLevel: "info", LogFormat: "text"}.Logger(&textBuf).Info("stopping",
+		slog.Duration("shutdown_timeout", 30*time.Second))
+	if !strings.Contains(textBuf.String(), "shutdown_timeout=30s") {
+		t.Errorf("text output = %q, want shutdown_timeout=30s", textBuf.String())
 	}
 }
 
