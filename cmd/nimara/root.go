@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -147,6 +148,9 @@ func Main() int {
 	f := &Factory{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr, Getenv: os.Getenv,
 		InTTY: isTerminal(os.Stdin), OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr)}
+	// By default go-redis prints its own lines to stderr, such as one per failed connection
+	// pool dial, ahead of the error that the command prints. They go to debug logs instead.
+	redis.SetLogger(&redisLogger{factory: f})
 	return run(ctx, f, os.Args[1:])
 }
 
