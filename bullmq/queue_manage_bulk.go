@@ -128,15 +128,23 @@ func (q *Queue) Clean(ctx context.Context, grace time.Duration, limit int,
 // and also the delayed jobs with includeDelayed. Active, finished and waiting-children
 // jobs stay, and so do the pending iterations of job schedulers. No event is written, as
 // in Node.
-func (q *Queue) Drain(ctx context.Context, includeDelayed bool) error {
+//
+// It returns the number of jobs deleted per state, under the keys "waiting", "paused"
+// (the 5.x paused list), "delayed" and "prioritized".
+func (q *Queue) Drain(ctx context.Context, includeDelayed bool) (map[string]int64, error) {
 	k := q.keys
 	keys := []string{k.wait(), k.paused(), k.delayed(), k.prioritized(), k.repeat()}
-	err := drainScript.Run(ctx, q.client, keys, k.base+":", boolArg(includeDelayed),
-		q.opts.PauseCompat.luaArg()).Err()
+	counts, err := drainScript.Run(ctx, q.client, keys, k.base+":", boolArg(includeDelayed),
+		q.opts.PauseCompat.luaArg()).Int64Slice()
 	if err != nil {
-		return fmt.Errorf("bullmq: drain queue %s: %w", q.name, err)
+		return nil, fmt.Errorf("bullmq: drain queue %s: %w", q.name, err)
 	}
-	return nil
+	if len(counts) != 4 {
+		return nil, fmt.Errorf("bullmq: drain queue %s: script returned %d counts instead of 4",
+			q.name, len(counts))
+	}
+	return map[string]int64{StateWaiting: counts[0], StatePaused: counts[1],
+		StateDelayed: counts[2], StatePrioritized: counts[3]}, nil
 }
 
 // Obliterate pauses the queue and deletes it with every job, job scheduler, event and

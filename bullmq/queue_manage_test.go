@@ -3,6 +3,7 @@ package bullmq
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"testing"
 	"time"
@@ -467,8 +468,13 @@ func TestQueue_Drain(t *testing.T) {
 	client.HSet(ctx, q.keys.job(iteration.ID), "rjk", "s1")
 	client.ZAdd(ctx, q.keys.repeat(), redis.Z{Score: 7000, Member: "s1"})
 
-	if err := q.Drain(ctx, false); err != nil {
+	counts, err := q.Drain(ctx, false)
+	if err != nil {
 		t.Fatalf("Drain: %v", err)
+	}
+	want := map[string]int64{"waiting": 1, "paused": 0, "delayed": 0, "prioritized": 1}
+	if !maps.Equal(counts, want) {
+		t.Errorf("Drain(false) counts = %v, want %v", counts, want)
 	}
 	if got := listRange(t, client, q.keys.wait()); !equalStrings(got, []string{iteration.ID}) {
 		t.Errorf("wait = %v, want only the scheduler iteration", got)
@@ -480,8 +486,13 @@ func TestQueue_Drain(t *testing.T) {
 		t.Errorf("delayed holds %d jobs, want 1", n)
 	}
 
-	if err := q.Drain(ctx, true); err != nil {
+	counts, err = q.Drain(ctx, true)
+	if err != nil {
 		t.Fatalf("Drain with delayed: %v", err)
+	}
+	want = map[string]int64{"waiting": 0, "paused": 0, "delayed": 1, "prioritized": 0}
+	if !maps.Equal(counts, want) {
+		t.Errorf("Drain(true) counts = %v, want %v", counts, want)
 	}
 	if client.Exists(ctx, q.keys.job(delayed.ID)).Val() != 0 {
 		t.Errorf("delayed job %s remains after Drain(true)", delayed.ID)

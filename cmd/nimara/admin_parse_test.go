@@ -105,7 +105,15 @@ func TestNewCmdQueues_ParsesFlags(t *testing.T) {
 				if drain.Queue != "export" || !drain.Delayed || !drain.Yes {
 					t.Errorf("options = %+v, want export, delayed and yes", drain)
 				}
+				if drain.JSON {
+					t.Error("JSON = true without --json")
+				}
 			}},
+		{name: "DrainJSON", args: []string{"export", "--json"}, check: func(t *testing.T) {
+			if !drain.JSON {
+				t.Error("JSON = false, want true")
+			}
+		}},
 		{name: "DrainNoQueue", args: nil, wantErr: "expected 1 arguments (queue)"},
 	}, func() (*cobra.Command, *bool) {
 		called := false

@@ -346,10 +346,31 @@ func TestQueuesPauseDrainClean(t *testing.T) {
 	if code != 3 {
 		t.Errorf("queues drain with an empty answer = %d, want 3", code)
 	}
-	code, _, _ = e.run(t, piped, "queues", "drain", "reports", "--yes")
+	code, out, _ = e.run(t, piped, "queues", "drain", "reports", "--yes")
 	counts, _ := e.queue("reports").GetJobCounts(ctx, "waiting", "delayed")
 	if code != 0 || counts["waiting"] != 0 || counts["delayed"] != 1 {
 		t.Errorf("queues drain = %d, counts %v; want waiting gone, delayed kept", code, counts)
+	}
+	if out != "Deleted 1 jobs of queue reports: 1 waiting, 0 prioritized\n" {
+		t.Errorf("queues drain piped = %q, want a one-line summary", out)
+	}
+
+	if _, err := e.queue("reports").Add(ctx, "generate", nil,
+		bullmq.JobOpts{Priority: 2}); err != nil {
+		t.Fatalf("add prioritized: %v", err)
+	}
+	code, out, _ = e.run(t, terminal{tty: true, stdin: "y\n"}, "queues", "drain", "reports",
+		"--delayed")
+	if code != 0 || out != "Deleted 2 jobs of queue reports: 0 waiting, 1 prioritized, "+
+		"1 delayed\n" {
+		t.Errorf("queues drain --delayed on a terminal = %d %q, want a one-line summary",
+			code, out)
+	}
+	code, out, _ = e.run(t, piped, "queues", "drain", "reports", "--delayed", "--yes",
+		"--json")
+	if code != 0 || compact([]byte(out)) != `{"queue":"reports","deleted":0,"waiting":0,`+
+		`"prioritized":0,"delayed":0}` {
+		t.Errorf("queues drain --json = %d %q", code, out)
 	}
 
 	code, out, _ = e.run(t, piped, "queues", "clean", "reports", "--state", "failed",

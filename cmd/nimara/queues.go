@@ -215,6 +215,17 @@ type QueuesDrainOptions struct {
 	Queue   string
 	Delayed bool
 	Yes     bool
+	JSON    bool
+}
+
+// drainRow is the output of queues drain: the number of jobs deleted, in total and per
+// state. Waiting includes BullMQ 5.x's paused list.
+type drainRow struct {
+	Queue       string `json:"queue"`
+	Deleted     int64  `json:"deleted"`
+	Waiting     int64  `json:"waiting"`
+	Prioritized int64  `json:"prioritized"`
+	Delayed     int64  `json:"delayed"`
 }
 
 func newCmdQueuesDrain(f *Factory, runF func(context.Context, *QueuesDrainOptions) error,
@@ -224,7 +235,8 @@ func newCmdQueuesDrain(f *Factory, runF func(context.Context, *QueuesDrainOption
 		Use:   "drain <queue> [flags]",
 		Short: "Delete the jobs waiting in a queue",
 		Long: `Delete every job of a queue that waits to run (waiting and prioritized), and the
-delayed jobs too with --delayed. Active, completed and failed jobs stay.
+delayed jobs too with --delayed. Active, completed and failed jobs stay. It prints
+how many jobs it deleted, in total and per state.
 
 It asks for confirmation on a terminal; pass --yes to skip the question, which is
 required when stdin is not a terminal.`,
@@ -244,6 +256,7 @@ required when stdin is not a terminal.`,
 	}
 	cmd.Flags().BoolVar(&opts.Delayed, "delayed", false, "delete the delayed jobs too")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	addJSONFlag(cmd, &opts.JSON, "queue, deleted (the total), waiting, prioritized, delayed")
 	return cmd
 }
 
@@ -263,13 +276,24 @@ func runQueuesDrain(ctx context.Context, opts *QueuesDrainOptions) error {
 	}
 	defer rdb.Close()
 
-	if err := bullQueue(rdb, cfg.Prefix, opts.Queue).Drain(ctx, opts.Delayed); err != nil {
+	counts, err := bullQueue(rdb, cfg.Prefix, opts.Queue).Drain(ctx, opts.Delayed)
+	if err != nil {
 		return err
 	}
-	if opts.Factory.OutTTY {
-		fmt.Fprintf(opts.Factory.Out, "Drained queue %s\n", opts.Queue)
+	row := drainRow{Queue: opts.Queue, Waiting: counts["waiting"] + counts["paused"],
+		Prioritized: counts["prioritized"], Delayed: counts["delayed"]}
+	row.Deleted = row.Waiting + row.Prioritized + row.Delayed
+
+	if opts.JSON {
+		return printJSON(opts.Factory, row)
 	}
-	return nil
+	summary := fmt.Sprintf("Deleted %d jobs of queue %s: %d waiting, %d prioritized",
+		row.Deleted, row.Queue, row.Waiting, row.Prioritized)
+	if opts.Delayed {
+		summary += fmt.Sprintf(", %d delayed", row.Delayed)
+	}
+	_, err = fmt.Fprintln(opts.Factory.Out, summary)
+	return err
 }
 
 // QueuesCleanOptions are the settings of nimara queues clean.
