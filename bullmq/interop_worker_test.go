@@ -689,73 +689,97 @@ func TestInterop_DumpEqualAfterRetries(t *testing.T) {
 		t.Run(fmt.Sprintf("Bullmq%d", major), func(t *testing.T) {
 			t.Parallel()
 
-			client := redistest.Client(t)
-			peer := nodepeer.Start(t, major)
-			nodeQ := NewQueue(client, redistest.QueueName(t),
-				QueueOpts{Prefix: redistest.Prefix(t)})
-			goQ := NewQueue(client, redistest.QueueName(t),
-				QueueOpts{Prefix: redistest.Prefix(t)})
-			nodeEnv := workerEnv{peer: peer, q: nodeQ, client: client}
-			goEnv := workerEnv{peer: peer, q: goQ, client: client}
-
-			// Node produces both jobs, through one Queue per queue name.
-			addJS := `
-const q = new bullmq.Queue(args.queue, {connection: redisOpts, prefix: args.prefix});
-const qe = new bullmq.QueueEvents(args.queue, {connection: redisOpts, prefix: args.prefix});
-await qe.waitUntilReady();
-const job = await q.add('retry', {x: 1},
-  {attempts: 3, backoff: {type: 'exponential', delay: 1000}});
-state[args.queue] = {q, qe, id: job.id};
-onClose(async () => { await qe.close(); await q.close(); });
-return job.id;`
-			nodeID := nodepeer.MustEvalAs[string](t, peer, addJS, nodeEnv.args(nil))
-			goID := nodepeer.MustEvalAs[string](t, peer, addJS, goEnv.args(nil))
-
-			waitJS := `
-const {q, qe, id} = state[args.queue];
-return await (await q.getJob(id)).waitUntilFinished(qe, 20000);`
-			var nodeRes, goRes json.RawMessage
-			var nodeErr, goErr error
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				peer.MustEval(t, nodeRetryWorkerJS, nodeEnv.args(nil))
-				nodeRes, nodeErr = peer.Eval(testContext(t), waitJS, nodeEnv.args(nil))
-				waitMarkerConsumed(t, client, nodeQ)
-				peer.MustEval(t, `await state.w.close();`, nil)
-			})
-			wg.Go(func() {
-				stop := runWorker(t, newTestWorker(t, goQ, failN(2, map[string]bool{"ok": true}),
-					WorkerOpts{DrainDelay: 5 * time.Second}))
-				goRes, goErr = peer.Eval(testContext(t), waitJS, goEnv.args(nil))
-				waitMarkerConsumed(t, client, goQ)
-				stop()
-			})
-			wg.Wait()
-
-			if nodeErr != nil || goErr != nil {
-				t.Fatalf("waitUntilFinished: node %v, go %v", nodeErr, goErr)
-			}
-			if string(nodeRes) != string(goRes) {
-				t.Errorf("return values differ: node %s, go %s", nodeRes, goRes)
-			}
-
-			h := jobHash(t, client, goQ, goID)
+			run := compareWorkerRuns(t, major, `{attempts: 3, backoff: {type: 'exponential', delay: 1000}}`,
+				nodeRetryWorkerJS, failN(2, map[string]bool{"ok": true}))
+			h := jobHash(t, run.client, run.goQ, run.goID)
 			requireField(t, h, "atm", "3")
 			requireField(t, h, "ats", "3")
 			requireField(t, h, "delay", "0")
 			requireField(t, h, "failedReason", "fail 2")
-			if nodeID != goID {
-				t.Errorf("job ids differ: node %s, go %s", nodeID, goID)
+			if run.nodeID != run.goID {
+				t.Errorf("job ids differ: node %s, go %s", run.nodeID, run.goID)
 			}
-
-			nodeDump := redisdump.MustDump(t, client, nodeQ.prefix,
-				&redisdump.Opts{Replace: map[string]string{nodeQ.name: "<Q>"}})
-			goDump := redisdump.MustDump(t, client, goQ.prefix,
-				&redisdump.Opts{Replace: map[string]string{goQ.name: "<Q>"}})
-			if diff := redisdump.Diff(nodeDump, goDump); diff != "" {
-				t.Errorf("Redis contents differ (-node +go):\n%s\nnode:\n%s", diff, nodeDump)
-			}
+			run.requireEqualDumps(t)
 		})
+	}
+}
+
+// workerRuns is one job history played by a Node worker on one queue and by a Go worker on
+// another, from the same Node producer.
+type workerRuns struct {
+	client         *redis.Client
+	nodeQ, goQ     *Queue
+	nodeID, goID   string
+	nodeRes, goRes json.RawMessage
+}
+
+// compareWorkerRuns adds one job with the given Node job options to two fresh queues, runs
+// it to the end with nodeWorkerJS (which must set state.w) on the first and fn on the second,
+// and returns both results. It fails the test when either job does not finish.
+func compareWorkerRuns(t *testing.T, major int, jobOptsJS, nodeWorkerJS string,
+	fn ProcessFunc) workerRuns {
+	t.Helper()
+
+	client := redistest.Client(t)
+	peer := nodepeer.Start(t, major)
+	r := workerRuns{
+		client: client,
+		nodeQ:  NewQueue(client, redistest.QueueName(t), QueueOpts{Prefix: redistest.Prefix(t)}),
+		goQ:    NewQueue(client, redistest.QueueName(t), QueueOpts{Prefix: redistest.Prefix(t)}),
+	}
+	nodeEnv := workerEnv{peer: peer, q: r.nodeQ, client: client}
+	goEnv := workerEnv{peer: peer, q: r.goQ, client: client}
+
+	// Node produces both jobs, through one Queue per queue name.
+	addJS := `
+const q = new bullmq.Queue(args.queue, {connection: redisOpts, prefix: args.prefix});
+const qe = new bullmq.QueueEvents(args.queue, {connection: redisOpts, prefix: args.prefix});
+await qe.waitUntilReady();
+const job = await q.add('job', {x: 1}, ` + jobOptsJS + `);
+state[args.queue] = {q, qe, id: job.id};
+onClose(async () => { await qe.close(); await q.close(); });
+return job.id;`
+	r.nodeID = nodepeer.MustEvalAs[string](t, peer, addJS, nodeEnv.args(nil))
+	r.goID = nodepeer.MustEvalAs[string](t, peer, addJS, goEnv.args(nil))
+
+	waitJS := `
+const {q, qe, id} = state[args.queue];
+return await (await q.getJob(id)).waitUntilFinished(qe, 20000);`
+	var nodeErr, goErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		peer.MustEval(t, nodeWorkerJS, nodeEnv.args(nil))
+		r.nodeRes, nodeErr = peer.Eval(testContext(t), waitJS, nodeEnv.args(nil))
+		waitMarkerConsumed(t, client, r.nodeQ)
+		peer.MustEval(t, `await state.w.close();`, nil)
+	})
+	wg.Go(func() {
+		stop := runWorker(t, newTestWorker(t, r.goQ, fn, WorkerOpts{DrainDelay: 5 * time.Second}))
+		r.goRes, goErr = peer.Eval(testContext(t), waitJS, goEnv.args(nil))
+		waitMarkerConsumed(t, client, r.goQ)
+		stop()
+	})
+	wg.Wait()
+
+	if nodeErr != nil || goErr != nil {
+		t.Fatalf("waitUntilFinished: node %v, go %v", nodeErr, goErr)
+	}
+	if string(r.nodeRes) != string(r.goRes) {
+		t.Errorf("return values differ: node %s, go %s", r.nodeRes, r.goRes)
+	}
+	return r
+}
+
+// requireEqualDumps compares the normalized Redis contents of the two queues.
+func (r workerRuns) requireEqualDumps(t *testing.T) {
+	t.Helper()
+
+	nodeDump := redisdump.MustDump(t, r.client, r.nodeQ.prefix,
+		&redisdump.Opts{Replace: map[string]string{r.nodeQ.name: "<Q>"}})
+	goDump := redisdump.MustDump(t, r.client, r.goQ.prefix,
+		&redisdump.Opts{Replace: map[string]string{r.goQ.name: "<Q>"}})
+	if diff := redisdump.Diff(nodeDump, goDump); diff != "" {
+		t.Errorf("Redis contents differ (-node +go):\n%s\nnode:\n%s", diff, nodeDump)
 	}
 }
 

@@ -2,7 +2,6 @@ package bullmq
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/portnimara/nimara/internal/nodepeer"
-	"github.com/portnimara/nimara/internal/redisdump"
 	"github.com/portnimara/nimara/internal/redistest"
 )
 
@@ -114,64 +112,15 @@ func TestInterop_DumpEqualAfterMoveToDelayed(t *testing.T) {
 		t.Run(fmt.Sprintf("Bullmq%d", major), func(t *testing.T) {
 			t.Parallel()
 
-			client := redistest.Client(t)
-			peer := nodepeer.Start(t, major)
-			nodeQ := NewQueue(client, redistest.QueueName(t),
-				QueueOpts{Prefix: redistest.Prefix(t)})
-			goQ := NewQueue(client, redistest.QueueName(t),
-				QueueOpts{Prefix: redistest.Prefix(t)})
-			nodeEnv := workerEnv{peer: peer, q: nodeQ, client: client}
-			goEnv := workerEnv{peer: peer, q: goQ, client: client}
-
-			addJS := `
-const q = new bullmq.Queue(args.queue, {connection: redisOpts, prefix: args.prefix});
-const qe = new bullmq.QueueEvents(args.queue, {connection: redisOpts, prefix: args.prefix});
-await qe.waitUntilReady();
-const job = await q.add('later', {x: 1}, {attempts: 3});
-state[args.queue] = {q, qe, id: job.id};
-onClose(async () => { await qe.close(); await q.close(); });
-return job.id;`
-			nodepeer.MustEvalAs[string](t, peer, addJS, nodeEnv.args(nil))
-			goID := nodepeer.MustEvalAs[string](t, peer, addJS, goEnv.args(nil))
-
-			waitJS := `
-const {q, qe, id} = state[args.queue];
-return await (await q.getJob(id)).waitUntilFinished(qe, 20000);`
-			var nodeRes, goRes json.RawMessage
-			var nodeErr, goErr error
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				peer.MustEval(t, nodeDelayOnceWorkerJS, nodeEnv.args(nil))
-				nodeRes, nodeErr = peer.Eval(testContext(t), waitJS, nodeEnv.args(nil))
-				waitMarkerConsumed(t, client, nodeQ)
-				peer.MustEval(t, `await state.w.close();`, nil)
-			})
-			wg.Go(func() {
-				stop := runWorker(t, newTestWorker(t, goQ, delayOnceProcessor(),
-					WorkerOpts{DrainDelay: 5 * time.Second}))
-				goRes, goErr = peer.Eval(testContext(t), waitJS, goEnv.args(nil))
-				waitMarkerConsumed(t, client, goQ)
-				stop()
-			})
-			wg.Wait()
-
-			if nodeErr != nil || goErr != nil {
-				t.Fatalf("waitUntilFinished: node %v, go %v", nodeErr, goErr)
+			run := compareWorkerRuns(t, major, `{attempts: 3}`, nodeDelayOnceWorkerJS,
+				delayOnceProcessor())
+			if string(run.goRes) != `{"runs":2}` {
+				t.Errorf("return value = %s, want {\"runs\":2}", run.goRes)
 			}
-			if string(nodeRes) != string(goRes) || string(goRes) != `{"runs":2}` {
-				t.Errorf("return values: node %s, go %s, want {\"runs\":2}", nodeRes, goRes)
-			}
-			h := jobHash(t, client, goQ, goID)
+			h := jobHash(t, run.client, run.goQ, run.goID)
 			requireField(t, h, "atm", "1")
 			requireField(t, h, "ats", "2")
-
-			nodeDump := redisdump.MustDump(t, client, nodeQ.prefix,
-				&redisdump.Opts{Replace: map[string]string{nodeQ.name: "<Q>"}})
-			goDump := redisdump.MustDump(t, client, goQ.prefix,
-				&redisdump.Opts{Replace: map[string]string{goQ.name: "<Q>"}})
-			if diff := redisdump.Diff(nodeDump, goDump); diff != "" {
-				t.Errorf("Redis contents differ (-node +go):\n%s\nnode:\n%s", diff, nodeDump)
-			}
+			run.requireEqualDumps(t)
 		})
 	}
 }
