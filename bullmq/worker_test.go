@@ -424,3 +424,67 @@ func TestWorker_ListedWhileBusyFromStart(t *testing.T) {
 			workers)
 	}
 }
+
+// The finish script checks the job and its child sets with one EXISTS, so these cases pin
+// which of the keys decides each reply code.
+func TestWorkerFinish_ExistenceChecks(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	q, client := newTestQueue(t, QueueOpts{})
+	w := newTestWorker(t, q, func(context.Context, *Job) (any, error) { return nil, nil },
+		WorkerOpts{})
+
+	fetch := func() *Job {
+		t.Helper()
+		mustAdd(t, q, "check", map[string]any{}, JobOpts{})
+		res, err := w.moveToActive(ctx)
+		if err != nil {
+			t.Fatalf("moveToActive: %v", err)
+		}
+		if res.job == nil {
+			t.Fatal("moveToActive returned no job")
+		}
+		return res.job
+	}
+	finish := func(job *Job, target finishTarget) error {
+		t.Helper()
+		_, err := w.finish(ctx, ctx, job, target, `"done"`, nil)
+		return err
+	}
+
+	job := fetch()
+	jobKey := w.keys.job(job.ID)
+	client.SAdd(ctx, jobKey+":dependencies", "child")
+	if err := finish(job, finishCompleted); !errScript(err, -4) {
+		t.Errorf("completing with a pending child returned %v, want script code -4", err)
+	}
+	client.Del(ctx, jobKey+":dependencies")
+	client.ZAdd(ctx, jobKey+":unsuccessful", redis.Z{Score: 1, Member: "child"})
+	if err := finish(job, finishCompleted); !errScript(err, -9) {
+		t.Errorf("completing with a failed child returned %v, want script code -9", err)
+	}
+	// Failing does not look at the children.
+	if err := finish(job, finishFailed); err != nil {
+		t.Errorf("failing with a failed child returned %v, want nil", err)
+	}
+	client.Del(ctx, jobKey+":unsuccessful")
+
+	job = fetch()
+	jobKey = w.keys.job(job.ID)
+	client.SAdd(ctx, jobKey+":dependencies", "child")
+	client.ZAdd(ctx, jobKey+":unsuccessful", redis.Z{Score: 1, Member: "child"})
+	client.Del(ctx, jobKey)
+	if err := finish(job, finishCompleted); !errScript(err, -1) {
+		t.Errorf("completing a missing job with child sets returned %v, want script code -1",
+			err)
+	}
+	if err := finish(job, finishFailed); !errScript(err, -1) {
+		t.Errorf("failing a missing job returned %v, want script code -1", err)
+	}
+	client.Del(ctx, jobKey+":dependencies", jobKey+":unsuccessful")
+
+	job = fetch()
+	if err := finish(job, finishCompleted); err != nil {
+		t.Errorf("completing a job without children returned %v, want nil", err)
+	}
+}

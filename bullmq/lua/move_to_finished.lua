@@ -44,13 +44,21 @@ local k = {wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], events = KEY
   limiter = KEYS[6], delayed = KEYS[7], paused = KEYS[8], meta = KEYS[9], pc = KEYS[10],
   marker = KEYS[11], prefix = prefix}
 
-if redis.call("EXISTS", jobKey) == 0 then
+-- One EXISTS checks the job and, for a completion, its child sets. EXISTS counts a key
+-- once per mention, so with the job key named three times the count is 3 + n for an
+-- existing job with n of the two child sets, and at most 2 for a missing job. An empty set
+-- or sorted set does not exist, so n is 0 for a job without pending or failed children.
+local existing
+if target == "completed" then
+  existing = redis.call("EXISTS", jobKey, jobKey, jobKey, jobKey .. ":dependencies",
+    jobKey .. ":unsuccessful")
+else
+  existing = 3 * redis.call("EXISTS", jobKey)
+end
+if existing < 3 then
   return -1
 end
--- An empty set or sorted set does not exist, so one EXISTS covers both checks for a job
--- without children.
-if target == "completed" and
-    redis.call("EXISTS", jobKey .. ":dependencies", jobKey .. ":unsuccessful") ~= 0 then
+if existing > 3 then
   if redis.call("SCARD", jobKey .. ":dependencies") ~= 0 then
     return -4
   end
