@@ -68,15 +68,15 @@ func decodeJobHash(q *Queue, id string, h map[string]string,
 	}
 	j.Name = name
 
-	switch data, ok := h["data"]; {
-	case !ok:
+	if data, ok := h["data"]; ok {
+		// One conversion serves the check and the job, which saves a copy of the data.
+		j.Data = json.RawMessage(data)
+		if !json.Valid(j.Data) {
+			bad("field data is not valid JSON")
+		}
+	} else {
 		bad("field data is missing")
 		j.Data = json.RawMessage("{}")
-	case !json.Valid([]byte(data)):
-		bad("field data is not valid JSON")
-		j.Data = json.RawMessage(data)
-	default:
-		j.Data = json.RawMessage(data)
 	}
 
 	j.RawOpts = h["opts"]

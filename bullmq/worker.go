@@ -148,6 +148,10 @@ type Worker struct {
 	limitUntil atomic.Int64
 	// storedOpts decodes the opts field of fetched jobs.
 	storedOpts *optsCache
+	// fetchScript and finishScript are the script keys and arguments that do not change
+	// after NewWorker.
+	fetchScript  fetchScriptArgs
+	finishScript finishScriptArgs
 	// batcher pipelines the finishing scripts of concurrent jobs while Run is active with
 	// a Concurrency above 1. It is nil otherwise, and each script then runs on its own.
 	batcher atomic.Pointer[scriptBatcher]
@@ -166,15 +170,17 @@ func NewWorker(client redis.UniversalClient, queue string, fn ProcessFunc,
 		Logger:         logger,
 	})
 	return &Worker{
-		queue:      q,
-		keys:       q.keys,
-		client:     client,
-		fn:         withJobDefaults(fn, opts),
-		opts:       opts,
-		logger:     logger,
-		id:         uuid.NewString(),
-		locks:      newLockSet(),
-		storedOpts: newOptsCache(),
+		queue:        q,
+		keys:         q.keys,
+		client:       client,
+		fn:           withJobDefaults(fn, opts),
+		opts:         opts,
+		logger:       logger,
+		id:           uuid.NewString(),
+		locks:        newLockSet(),
+		storedOpts:   newOptsCache(),
+		fetchScript:  newFetchScriptArgs(q.keys, opts),
+		finishScript: newFinishScriptArgs(q.keys, opts),
 	}
 }
 

@@ -24,17 +24,42 @@ type fetchResult struct {
 	nextDelayed int64
 }
 
-// fetchArgs returns the fetch arguments of move_to_active.lua, which the finishing scripts
-// also take for their fetch of the next job: lock token, lock duration in ms, worker name,
-// and the limiter's max and duration in ms ("" for both without a limiter).
-func (w *Worker) fetchArgs(token string) []any {
+// fetchScriptArgs are the parts of the fetch and finish script calls that stay the same for
+// a worker, built once so that each call does not concatenate keys or convert numbers
+// again. go-redis only reads the slices it is given, and no caller may modify them.
+type fetchScriptArgs struct {
+	// keys are KEYS[1..11] of move_to_active.lua, in order.
+	keys []string
+	// prefix is the key prefix argument "<prefix>:<queue>:".
+	prefix any
+	// tail are the fetch arguments after the lock token: lock duration in ms, worker name,
+	// and the limiter's max and duration in ms ("" for both without a limiter).
+	tail []any
+	// pauseCompat is the pause compatibility mode argument.
+	pauseCompat any
+}
+
+func newFetchScriptArgs(k queueKeys, opts WorkerOpts) fetchScriptArgs {
 	limiterMax, limiterDuration := "", ""
-	if l := w.opts.Limiter; l != nil {
+	if l := opts.Limiter; l != nil {
 		limiterMax = strconv.Itoa(l.Max)
 		limiterDuration = strconv.FormatInt(l.Duration.Milliseconds(), 10)
 	}
-	lockDuration := strconv.FormatInt(w.opts.LockDuration.Milliseconds(), 10)
-	return []any{token, lockDuration, w.opts.Name, limiterMax, limiterDuration}
+	lockDuration := strconv.FormatInt(opts.LockDuration.Milliseconds(), 10)
+	return fetchScriptArgs{
+		keys:        k.fetchKeys(),
+		prefix:      k.base + ":",
+		tail:        []any{lockDuration, opts.Name, limiterMax, limiterDuration},
+		pauseCompat: opts.PauseCompat.luaArg(),
+	}
+}
+
+// appendFetchArgs appends the fetch arguments of move_to_active.lua, which the finishing
+// scripts also take for their fetch of the next job: lock token, lock duration in ms,
+// worker name, and the limiter's max and duration in ms ("" for both without a limiter).
+func (w *Worker) appendFetchArgs(args []any, token string) []any {
+	args = append(args, token)
+	return append(args, w.fetchScript.tail...)
 }
 
 // fetchKeys are KEYS[1..11] of move_to_active.lua, in order.
@@ -46,9 +71,11 @@ func (k queueKeys) fetchKeys() []string {
 // moveToActive runs the fetch script with a new lock token.
 func (w *Worker) moveToActive(ctx context.Context) (fetchResult, error) {
 	token := w.nextToken()
-	args := append([]any{w.keys.base + ":", nowMillis()}, w.fetchArgs(token)...)
-	args = append(args, w.opts.PauseCompat.luaArg())
-	reply, err := runScript(ctx, w.client, moveToActiveScript, w.keys.fetchKeys(),
+	args := make([]any, 0, 8)
+	args = append(args, w.fetchScript.prefix, nowMillis())
+	args = w.appendFetchArgs(args, token)
+	args = append(args, w.fetchScript.pauseCompat)
+	reply, err := runScript(ctx, w.client, moveToActiveScript, w.fetchScript.keys,
 		args...).Result()
 	if err != nil {
 		return fetchResult{}, fmt.Errorf("running moveToActive: %w", err)

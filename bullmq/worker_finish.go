@@ -28,6 +28,44 @@ var (
 	finishFailed    = finishTarget{set: "failed", field: "failedReason"}
 )
 
+// finishScriptArgs are the keys and arguments of move_to_finished.lua that stay the same
+// for a worker and target, built once per worker. No caller may modify the slices.
+type finishScriptArgs struct {
+	completed, failed finishTargetArgs
+	// maxMetrics is ARGV[11]: the max metrics data points, "" when metrics are off.
+	maxMetrics any
+}
+
+// finishTargetArgs are the script keys and arguments of one finish target.
+type finishTargetArgs struct {
+	// fetchAndSetKeys are KEYS[1..12]: the fetch keys, then the completed or failed set.
+	fetchAndSetKeys []string
+	// metricsKey is KEYS[14].
+	metricsKey string
+	// field and set are ARGV[3] and ARGV[5].
+	field, set any
+}
+
+func newFinishScriptArgs(k queueKeys, opts WorkerOpts) finishScriptArgs {
+	maxMetrics := ""
+	if m := opts.Metrics; m != nil {
+		maxMetrics = strconv.Itoa(m.MaxDataPoints)
+	}
+	targetArgs := func(t finishTarget) finishTargetArgs {
+		return finishTargetArgs{
+			fetchAndSetKeys: append(k.fetchKeys(), k.key(t.set)),
+			metricsKey:      k.key("metrics:" + t.set),
+			field:           t.field,
+			set:             t.set,
+		}
+	}
+	return finishScriptArgs{
+		completed:  targetArgs(finishCompleted),
+		failed:     targetArgs(finishFailed),
+		maxMetrics: maxMetrics,
+	}
+}
+
 // finish moves the active job to completed or failed and returns the next job when the
 // script fetched one (only while the worker is still running).
 func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTarget,
@@ -36,34 +74,32 @@ func (w *Worker) finish(ctx, procCtx context.Context, job *Job, target finishTar
 	if retention == nil {
 		retention = w.opts.RemoveOnComplete
 	}
-	key := w.keys.completed()
+	targetArgs := &w.finishScript.completed
 	if target == finishFailed {
-		retention, key = job.Opts.RemoveOnFail, w.keys.failed()
+		retention, targetArgs = job.Opts.RemoveOnFail, &w.finishScript.failed
 		if retention == nil {
 			retention = w.opts.RemoveOnFail
 		}
 	}
 
-	maxMetrics := ""
-	if m := w.opts.Metrics; m != nil {
-		maxMetrics = strconv.Itoa(m.MaxDataPoints)
-	}
 	fieldsJSON, err := encodeFields(fields)
 	if err != nil {
 		return nil, err
 	}
 
-	keys := append(w.keys.fetchKeys(), key, w.keys.job(job.ID),
-		w.keys.key("metrics:"+target.set))
-	keep := retention.keepJobs()
-	fetchArgs := w.fetchArgs(job.token)
+	keys := make([]string, 0, len(targetArgs.fetchAndSetKeys)+2)
+	keys = append(keys, targetArgs.fetchAndSetKeys...)
+	keys = append(keys, w.keys.job(job.ID), targetArgs.metricsKey)
+	keepArgs := retention.keepJobs().args()
+	attempts := strconv.Itoa(job.Opts.Attempts)
 	reply, err := w.runWithRetry(ctx, procCtx, "moveToFinished", job, moveToFinishedScript,
 		keys, func() []any {
-			args := []any{job.ID, nowMillis(), target.field, value, target.set,
-				w.fetchNextFlag(ctx), w.keys.base + ":", fieldsJSON,
-				w.opts.PauseCompat.luaArg(), strconv.Itoa(job.Opts.Attempts), maxMetrics}
-			args = append(args, keep.args()...)
-			return append(args, fetchArgs...)
+			args := make([]any, 0, 11+len(keepArgs)+1+len(w.fetchScript.tail))
+			args = append(args, job.ID, nowMillis(), targetArgs.field, value, targetArgs.set,
+				w.fetchNextFlag(ctx), w.fetchScript.prefix, fieldsJSON,
+				w.fetchScript.pauseCompat, attempts, w.finishScript.maxMetrics)
+			args = append(args, keepArgs...)
+			return w.appendFetchArgs(args, job.token)
 		})
 	if err != nil {
 		return nil, err
@@ -88,8 +124,8 @@ func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay tim
 			args := []any{k.base + ":", nowMillis(), job.ID, job.token,
 				strconv.FormatInt(delay.Milliseconds(), 10), "0", fieldsJSON,
 				w.fetchNextFlag(ctx)}
-			args = append(args, w.fetchArgs(job.token)...)
-			return append(args, w.opts.PauseCompat.luaArg())
+			args = w.appendFetchArgs(args, job.token)
+			return append(args, w.fetchScript.pauseCompat)
 		})
 	if err != nil {
 		return nil, err
