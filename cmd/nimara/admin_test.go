@@ -89,7 +89,7 @@ func (e *adminEnv) failJobs(t *testing.T, queue, name, reason string, n int) []s
 
 	w := bullmq.NewWorker(e.client, queue, func(context.Context, *bullmq.Job) (any, error) {
 		return nil, errors.New(reason)
-	}, bullmq.WorkerOpts{Prefix: e.prefix, Concurrency: 4})
+	}, bullmq.WorkerOpts{Prefix: e.prefix, Concurrency: 1}) // fail in id order: newest last
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- w.Run(runCtx) }()
