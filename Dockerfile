@@ -1,6 +1,8 @@
 # Build a small image holding only the static nimara binary, run as a non-root user.
 #   docker build -t nimara .
 #   docker run --rm -e REDIS_URL=redis://redis:6379 -e DATABASE_URL=postgres://... nimara worker
+# NOTE: no image has been built from this file yet, because the development machines have no
+# Docker engine; the same static `go build` command was run outside Docker.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 
