@@ -236,7 +236,8 @@ func (w *Worker) Queue() *Queue { return w.queue }
 
 // Run processes jobs until ctx ends, then stops fetching, waits for active jobs (bounded
 // by ShutdownTimeout) and returns nil. Redis errors are logged and retried with backoff.
-// Run returns an error only for an invalid configuration or a second concurrent call.
+// Run returns an error only for an invalid configuration, a second concurrent call, or
+// ErrShutdownTimeout when the timeout left jobs unfinished.
 //
 // While the queue is empty, Run blocks with BZPOPMIN on a connection of its own, named
 // "<prefix>:<base64(queue)>[:w:<Name>]" so Node's Queue.getWorkers lists the worker. That
@@ -301,17 +302,24 @@ func (w *Worker) Run(ctx context.Context) error {
 	var jobs sync.WaitGroup
 	w.runFetchLoop(ctx, procCtx, blocking, &jobs)
 
-	w.waitForJobs(ctx, &jobs, cancelProc)
+	timedOut := w.waitForJobs(ctx, &jobs, cancelProc)
 	cancelProc()
 	background.Wait()
 
 	w.logger.InfoContext(ctx, "Worker stopped", slog.String("worker_id", w.id))
+	if timedOut {
+		return ErrShutdownTimeout
+	}
 	return nil
 }
 
+// ErrShutdownTimeout is returned by Run when ShutdownTimeout passed before every running job
+// finished. Those jobs stay active and the stalled-job checker of a live worker recovers them.
+var ErrShutdownTimeout = errors.New("bullmq: shutdown timeout passed with jobs still running")
+
 // waitForJobs waits for running jobs after shutdown began, cancelling their contexts once
-// ShutdownTimeout has passed.
-func (w *Worker) waitForJobs(ctx context.Context, jobs *sync.WaitGroup, cancel func()) {
+// ShutdownTimeout has passed. It reports whether the timeout cut jobs short.
+func (w *Worker) waitForJobs(ctx context.Context, jobs *sync.WaitGroup, cancel func()) bool {
 	done := make(chan struct{})
 	go func() {
 		jobs.Wait()
@@ -320,7 +328,7 @@ func (w *Worker) waitForJobs(ctx context.Context, jobs *sync.WaitGroup, cancel f
 
 	if w.opts.ShutdownTimeout <= 0 {
 		<-done
-		return
+		return false
 	}
 
 	timer := time.NewTimer(w.opts.ShutdownTimeout)
@@ -328,12 +336,14 @@ func (w *Worker) waitForJobs(ctx context.Context, jobs *sync.WaitGroup, cancel f
 
 	select {
 	case <-done:
+		return false
 	case <-timer.C:
 		w.logger.WarnContext(ctx, "Shutdown timeout reached, leaving jobs active",
 			slog.Duration("timeout", w.opts.ShutdownTimeout),
 			slog.Int("jobs", w.locks.len()))
 		cancel()
 		<-done
+		return true
 	}
 }
 

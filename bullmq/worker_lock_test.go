@@ -189,10 +189,20 @@ func TestWorker_ShutdownTimeoutLeavesJobActive(t *testing.T) {
 		<-ctx.Done()
 		return nil, errors.New("cancelled")
 	}, WorkerOpts{ShutdownTimeout: 50 * time.Millisecond})
-	stop := runWorker(t, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
 
 	<-started
-	stop()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrShutdownTimeout) {
+			t.Errorf("Run = %v after the shutdown timeout, want ErrShutdownTimeout", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return within 30 s of cancellation")
+	}
 
 	if ids := listRange(t, client, q.keys.active()); !equalStrings(ids, []string{job.ID}) {
 		t.Errorf("active = %v after shutdown timeout, want [%s]", ids, job.ID)

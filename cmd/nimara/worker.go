@@ -199,8 +199,8 @@ func runWorker(ctx context.Context, opts *WorkerOptions) error {
 		slog.String("socketio_key", cfg.SocketIOKey),
 		slog.Duration("shutdown_timeout", opts.ShutdownTimeout))
 
-	// TODO: exit 1 when the shutdown timeout cut jobs short. bullmq.Worker.Run returns nil
-	// in that case too, so the process exits 0 and the jobs are left to the stalled check.
+	// A shutdown timeout that cut jobs short comes back as bullmq.ErrShutdownTimeout, so the
+	// process exits 1; those jobs stay active until a live worker's stalled check.
 	if err := runner.Run(ctx); err != nil {
 		return err
 	}
