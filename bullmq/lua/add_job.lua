@@ -79,10 +79,10 @@ local maxEvents
 -- the delay marker to the earliest due job.
 local function scheduleDelayed(jobId, delayMs)
   local due = tonumber(timestamp) + delayMs
-  rcall("ZADD", delayedKey, getDelayedScore(delayedKey, due), jobId)
+  rcall("ZADD", delayedKey, delayedScore(delayedKey, due), jobId)
   rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
     "jobId", jobId, "delay", due)
-  addDelayMarkerIfNeeded(markerKey, delayedKey)
+  markNextDelayed(markerKey, delayedKey)
 end
 
 -- Move a parent whose last dependency just finished out of waiting-children.
@@ -108,20 +108,20 @@ local function releaseParentIfReady(parentId, parentQueueKey)
     local parentDelayed = parentQueueKey .. ":delayed"
     rcall("ZADD", parentDelayed, due * 0x1000, parentId)
     rcall("XADD", parentEvents, "*", "event", "delayed", "jobId", parentId, "delay", due)
-    addDelayMarkerIfNeeded(parentMarker, parentDelayed)
+    markNextDelayed(parentMarker, parentDelayed)
     return
   end
 
   local parentMeta = parentQueueKey .. ":meta"
   local parentActive = parentQueueKey .. ":active"
   if parentPriority > 0 then
-    addJobWithPriority(parentMarker, parentQueueKey .. ":prioritized", parentPriority,
-      parentId, parentQueueKey .. ":pc", isQueuePausedOrMaxed(parentMeta, parentActive))
+    pushPrioritized(parentMarker, parentQueueKey .. ":prioritized", parentPriority,
+      parentId, parentQueueKey .. ":pc", queueIsBlocked(parentMeta, parentActive))
   else
     local target, pausedOrMaxed = getTargetList(parentMeta, parentActive,
       parentQueueKey .. ":wait", parentQueueKey .. ":paused", compat)
     rcall("RPUSH", target, parentId)
-    addBaseMarkerIfNeeded(parentMarker, pausedOrMaxed)
+    markReady(parentMarker, pausedOrMaxed)
   end
   rcall("XADD", parentEvents, "*", "event", "waiting", "jobId", parentId,
     "prev", "waiting-children")
@@ -228,7 +228,7 @@ local function deduplicateReplace(jobId)
   end
 
   if rcall("ZREM", delayedKey, ownerId) > 0 then
-    removeJobKeys(prefix .. ownerId)
+    deleteJobKeys(prefix .. ownerId)
     rcall("XADD", eventsKey, "*", "event", "removed", "jobId", ownerId, "prev", "delayed")
     emitDeduplicated(jobId, ownerId)
     rcall("DEL", dedupNextKey)
@@ -353,8 +353,8 @@ if control["waitingChildren"] then
 elseif delay > 0 then
   scheduleDelayed(jobId, delay)
 elseif priority > 0 then
-  addJobWithPriority(markerKey, prioritizedKey, priority, jobId, pcKey,
-    isQueuePausedOrMaxed(metaKey, activeKey))
+  pushPrioritized(markerKey, prioritizedKey, priority, jobId, pcKey,
+    queueIsBlocked(metaKey, activeKey))
   rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
 else
   local target, pausedOrMaxed = getTargetList(metaKey, activeKey, waitKey, pausedKey, compat)
@@ -363,7 +363,7 @@ else
   else
     rcall("LPUSH", target, jobId)
   end
-  addBaseMarkerIfNeeded(markerKey, pausedOrMaxed)
+  markReady(markerKey, pausedOrMaxed)
   rcall("XADD", eventsKey, "MAXLEN", "~", maxEvents, "*", "event", "waiting", "jobId", jobId)
 end
 

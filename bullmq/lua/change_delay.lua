@@ -20,7 +20,7 @@ end
 -- The score is computed before the job leaves the set, as Node does, so a job rescheduled
 -- into its own millisecond moves behind itself.
 local due = tonumber(ARGV[2]) + math.max(delay, 0)
-local score = getDelayedScore(KEYS[1], due)
+local score = delayedScore(KEYS[1], due)
 if redis.call("ZREM", KEYS[1], jobId) == 0 then
   return -3
 end
@@ -30,5 +30,5 @@ redis.call("ZADD", KEYS[1], score, jobId)
 local maxEvents = getMaxEvents(KEYS[2])
 redis.call("XADD", KEYS[4], "MAXLEN", "~", maxEvents, "*", "event", "delayed",
   "jobId", jobId, "delay", due)
-addDelayMarkerIfNeeded(KEYS[3], KEYS[1])
+markNextDelayed(KEYS[3], KEYS[1])
 return 0

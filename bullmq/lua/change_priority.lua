@@ -29,12 +29,12 @@ if redis.call("ZREM", KEYS[4], jobId) > 0 or redis.call("LREM", KEYS[1], -1, job
   local target, pausedOrMaxed = getTargetList(KEYS[3], KEYS[5], KEYS[1], KEYS[2], ARGV[4])
   if priority == 0 then
     redis.call(lifo and "RPUSH" or "LPUSH", target, jobId)
-    addBaseMarkerIfNeeded(KEYS[7], pausedOrMaxed)
+    markReady(KEYS[7], pausedOrMaxed)
   elseif lifo then
     -- Score priority * 2^32 with no counter puts the job ahead of its priority peers.
     redis.call("ZADD", KEYS[4], priority * 0x100000000, jobId)
   else
-    addJobWithPriority(KEYS[7], KEYS[4], priority, jobId, KEYS[6], pausedOrMaxed)
+    pushPrioritized(KEYS[7], KEYS[4], priority, jobId, KEYS[6], pausedOrMaxed)
   end
 end
 

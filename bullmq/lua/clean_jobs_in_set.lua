@@ -38,7 +38,7 @@ local function isOldEnough(jobKey, fields)
   return t == nil or t <= cutoff
 end
 
-local function cleanList(checkLock)
+local function cleanFromList(checkLock)
   local ids
   if limit > 0 then
     ids = redis.call("LRANGE", stateKey, -limit, -1)
@@ -67,7 +67,7 @@ local function cleanList(checkLock)
   return deleted
 end
 
-local function cleanSet(maxScore, fields, finished)
+local function cleanFromSet(maxScore, fields, finished)
   local ids
   if limit > 0 then
     ids = redis.call("ZRANGEBYSCORE", stateKey, 0, maxScore, "LIMIT", 0, limit)
@@ -92,15 +92,15 @@ end
 
 local deleted
 if state == "active" then
-  deleted = cleanList(true)
+  deleted = cleanFromList(true)
 elseif state == "wait" or state == "paused" then
-  deleted = cleanList(false)
+  deleted = cleanFromList(false)
 elseif state == "delayed" then
-  deleted = cleanSet("+inf", {"processedOn", "timestamp"}, false)
+  deleted = cleanFromSet("+inf", {"processedOn", "timestamp"}, false)
 elseif state == "prioritized" then
-  deleted = cleanSet("+inf", {"timestamp"}, false)
+  deleted = cleanFromSet("+inf", {"timestamp"}, false)
 else
-  deleted = cleanSet(cutoff, nil, true)
+  deleted = cleanFromSet(cutoff, nil, true)
 end
 
 redis.call("XADD", KEYS[2], "*", "event", "cleaned", "count", #deleted)

@@ -14,4 +14,4 @@ if maxJobs == 0 then
     return redis.call("PTTL", KEYS[1])
   end
 end
-return getRateLimitTTL(KEYS[1], maxJobs)
+return limiterTTL(KEYS[1], maxJobs)

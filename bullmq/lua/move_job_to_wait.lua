@@ -36,7 +36,7 @@ if redis.call("LREM", KEYS[1], 1, jobId) > 0 then
   else
     local target, pausedOrMaxed = getTargetList(KEYS[5], KEYS[1], KEYS[2], KEYS[4], ARGV[3])
     redis.call("RPUSH", target, jobId)
-    addBaseMarkerIfNeeded(KEYS[8], pausedOrMaxed)
+    markReady(KEYS[8], pausedOrMaxed)
   end
 
   local maxEvents = getMaxEvents(KEYS[5])

@@ -48,7 +48,7 @@ for from = 1, #ids, 7000 do
   redis.call("ZREM", KEYS[2], unpack(ids, from, to))
   redis.call("LPUSH", target, unpack(ids, from, to))
 end
-addBaseMarkerIfNeeded(KEYS[7], pausedOrMaxed)
+markReady(KEYS[7], pausedOrMaxed)
 
 if #ids >= count then
   return 1

@@ -55,7 +55,7 @@ for _, id in ipairs(candidates) do
       local target, pausedOrMaxed = getTargetList(KEYS[5], activeKey, KEYS[2], KEYS[6],
         ARGV[5])
       redis.call("RPUSH", target, id)
-      addBaseMarkerIfNeeded(KEYS[7], pausedOrMaxed)
+      markReady(KEYS[7], pausedOrMaxed)
       redis.call("XADD", eventsKey, "*", "event", "waiting", "jobId", id, "prev", "active")
       redis.call("XADD", eventsKey, "*", "event", "stalled", "jobId", id)
       table.insert(recovered, id)

@@ -42,7 +42,7 @@ if redis.call("LREM", k.active, -1, jobId) < 1 then
 end
 
 local due = tonumber(now) + tonumber(ARGV[5])
-local score = getDelayedScore(k.delayed, due)
+local score = delayedScore(k.delayed, due)
 if ARGV[6] == "0" then
   redis.call("HINCRBY", jobKey, "atm", 1)
 end
@@ -58,5 +58,5 @@ if ARGV[8] == "1" then
     return result
   end
 end
-addDelayMarkerIfNeeded(k.marker, k.delayed)
+markNextDelayed(k.marker, k.delayed)
 return 0

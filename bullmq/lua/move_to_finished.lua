@@ -133,7 +133,7 @@ if maxCount ~= 0 then
     local old = redis.call("ZREVRANGEBYSCORE", setKey, cutoff, "-inf", "LIMIT", 0, limit)
     for _, id in ipairs(old) do
       detachFromParent(prefix .. id, nil, compat)
-      removeJobKeys(prefix .. id)
+      deleteJobKeys(prefix .. id)
     end
     for from = 1, #old, 7000 do
       redis.call("ZREM", setKey, unpack(old, from, math.min(from + 6999, #old)))
@@ -144,12 +144,12 @@ if maxCount ~= 0 then
     local extra = redis.call("ZREVRANGE", setKey, maxCount, -1)
     for _, id in ipairs(extra) do
       detachFromParent(prefix .. id, nil, compat)
-      removeJobKeys(prefix .. id)
+      deleteJobKeys(prefix .. id)
     end
     redis.call("ZREMRANGEBYRANK", setKey, 0, -(maxCount + 1))
   end
 else
-  removeJobKeys(jobKey)
+  deleteJobKeys(jobKey)
   if parentKey ~= "" then
     detachFromParent(jobKey, parentKey, compat)
   end
@@ -163,7 +163,7 @@ if target == "failed" and attemptsMade >= (tonumber(ARGV[10]) or 0) then
 end
 
 if ARGV[11] ~= "" then
-  collectMetrics(KEYS[14], KEYS[14] .. ":data", ARGV[11], now)
+  recordMetrics(KEYS[14], KEYS[14] .. ":data", ARGV[11], now)
 end
 
 if ARGV[6] == "1" then

@@ -27,9 +27,9 @@ local priority = tonumber(redis.call("HGET", KEYS[10], "priority")) or 0
 local target, pausedOrMaxed = getTargetList(KEYS[4], KEYS[6], KEYS[2], KEYS[3], ARGV[2])
 if priority == 0 then
   redis.call("LPUSH", target, jobId)
-  addBaseMarkerIfNeeded(KEYS[9], pausedOrMaxed)
+  markReady(KEYS[9], pausedOrMaxed)
 else
-  addJobWithPriority(KEYS[9], KEYS[5], priority, jobId, KEYS[7], pausedOrMaxed)
+  pushPrioritized(KEYS[9], KEYS[5], priority, jobId, KEYS[7], pausedOrMaxed)
 end
 
 redis.call("XADD", KEYS[8], "*", "event", "waiting", "jobId", jobId, "prev", "delayed")

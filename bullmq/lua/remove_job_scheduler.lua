@@ -18,7 +18,7 @@ local millis = rcall("ZSCORE", KEYS[1], schedulerId)
 if millis then
   local jobId = "repeat:" .. schedulerId .. ":" .. millis
   if rcall("ZREM", KEYS[2], jobId) == 1 then
-    removeJobKeys(ARGV[1] .. jobId)
+    deleteJobKeys(ARGV[1] .. jobId)
     rcall("XADD", KEYS[3], "*", "event", "removed", "jobId", jobId, "prev", "delayed")
   end
 end

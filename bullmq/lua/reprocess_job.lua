@@ -43,9 +43,9 @@ local priority = tonumber(redis.call("HGET", jobKey, "priority")) or 0
 local target, pausedOrMaxed = getTargetList(KEYS[5], KEYS[6], KEYS[4], KEYS[10], ARGV[7])
 if priority == 0 then
   redis.call(ARGV[2], target, jobId)
-  addBaseMarkerIfNeeded(KEYS[7], pausedOrMaxed)
+  markReady(KEYS[7], pausedOrMaxed)
 else
-  addJobWithPriority(KEYS[7], KEYS[8], priority, jobId, KEYS[9], pausedOrMaxed)
+  pushPrioritized(KEYS[7], KEYS[8], priority, jobId, KEYS[9], pausedOrMaxed)
 end
 moveChildBackToParent(jobKey, state)
 

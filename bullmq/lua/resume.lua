@@ -43,7 +43,7 @@ end
 if rcall("LLEN", waitKey) + rcall("ZCARD", prioritizedKey) > 0 then
   rcall("ZADD", markerKey, 0, "0")
 else
-  addDelayMarkerIfNeeded(markerKey, delayedKey)
+  markNextDelayed(markerKey, delayedKey)
 end
 
 if ARGV[1] == "1" then

@@ -42,9 +42,9 @@ local priority = tonumber(redis.call("HGET", jobKey, "priority")) or 0
 local target, pausedOrMaxed = getTargetList(k.meta, k.active, k.wait, k.paused, compat)
 if priority == 0 then
   redis.call(ARGV[3], target, jobId)
-  addBaseMarkerIfNeeded(k.marker, pausedOrMaxed)
+  markReady(k.marker, pausedOrMaxed)
 else
-  addJobWithPriority(k.marker, k.prioritized, priority, jobId, k.pc, pausedOrMaxed)
+  pushPrioritized(k.marker, k.prioritized, priority, jobId, k.pc, pausedOrMaxed)
 end
 redis.call("HINCRBY", jobKey, "atm", 1)
 

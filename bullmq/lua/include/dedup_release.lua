@@ -63,17 +63,17 @@ local function requeueNextDedupJob(k, dedupId, now, compat)
   local maxEvents = getMaxEvents(k.meta)
   if delay > 0 then
     local due = tonumber(now) + delay
-    redis.call("ZADD", k.delayed, getDelayedScore(k.delayed, due), jobId)
+    redis.call("ZADD", k.delayed, delayedScore(k.delayed, due), jobId)
     redis.call("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
       "jobId", jobId, "delay", due)
-    addDelayMarkerIfNeeded(k.marker, k.delayed)
+    markNextDelayed(k.marker, k.delayed)
   else
     local target, pausedOrMaxed = getTargetList(k.meta, k.active, k.wait, k.paused, compat)
     if priority > 0 then
-      addJobWithPriority(k.marker, k.prioritized, priority, jobId, k.pc, pausedOrMaxed)
+      pushPrioritized(k.marker, k.prioritized, priority, jobId, k.pc, pausedOrMaxed)
     else
       redis.call(opts["lifo"] and "RPUSH" or "LPUSH", target, jobId)
-      addBaseMarkerIfNeeded(k.marker, pausedOrMaxed)
+      markReady(k.marker, pausedOrMaxed)
     end
     redis.call("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "waiting",
       "jobId", jobId)

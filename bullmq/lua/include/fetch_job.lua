@@ -22,16 +22,16 @@ local function promoteDueJobs(k, now, compat)
     if priority == 0 then
       redis.call("LPUSH", target, id)
     else
-      addJobWithPriority(k.marker, k.prioritized, priority, id, k.pc, pausedOrMaxed)
+      pushPrioritized(k.marker, k.prioritized, priority, id, k.pc, pausedOrMaxed)
     end
     redis.call("XADD", k.events, "*", "event", "waiting", "jobId", id, "prev", "delayed")
     redis.call("HSET", jobKey, "delay", 0)
   end
-  addBaseMarkerIfNeeded(k.marker, pausedOrMaxed)
+  markReady(k.marker, pausedOrMaxed)
 end
 
 -- Return the remaining ms of a rate limit that is in effect, or 0.
-local function getRateLimitTTL(limiterKey, maxJobs)
+local function limiterTTL(limiterKey, maxJobs)
   if not maxJobs then
     return 0
   end
@@ -103,7 +103,7 @@ local function activateJob(k, id, now, f, maxJobs, limiterDuration)
   else
     redis.call("HSET", jobKey, "processedOn", now, "ats", ats)
   end
-  addBaseMarkerIfNeeded(k.marker, false)
+  markReady(k.marker, false)
   return {fields, id, 0, 0}
 end
 
@@ -125,7 +125,7 @@ local function fetchJob(k, now, f, compat, meta)
   promoteDueJobs(k, now, compat)
 
   local maxJobs = tonumber(meta[3] or f.limiterMax)
-  local ttl = getRateLimitTTL(k.limiter, maxJobs)
+  local ttl = limiterTTL(k.limiter, maxJobs)
   if ttl > 0 then
     return {0, 0, ttl, 0}
   end
@@ -151,7 +151,7 @@ local function fetchJob(k, now, f, compat, meta)
   end
   redis.call("DEL", k.pc)
 
-  local nextDue = getNextDelayedTimestamp(k.delayed)
+  local nextDue = earliestDelayedDue(k.delayed)
   if nextDue then
     return {0, 0, 0, nextDue}
   end

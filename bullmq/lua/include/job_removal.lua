@@ -82,14 +82,14 @@ detachFromParentHard = function(jobKey, prefix, compat)
   if queueKey .. ":" == prefix then
     local dedupId = redis.call("HGET", parentKey, "deid")
     detachFromParentHard(parentKey, prefix, compat)
-    removeJobKeys(parentKey)
+    deleteJobKeys(parentKey)
     releaseDedupKeyOnRemoval(prefix, parentId, dedupId)
     return
   end
   local target, pausedOrMaxed = getTargetList(queueKey .. ":meta", queueKey .. ":active",
     queueKey .. ":wait", queueKey .. ":paused", compat)
   redis.call("RPUSH", target, parentId)
-  addBaseMarkerIfNeeded(queueKey .. ":marker", pausedOrMaxed)
+  markReady(queueKey .. ":marker", pausedOrMaxed)
 end
 
 -- Delete a job as clean, drain and obliterate do: detach it from its parent, release its
@@ -99,7 +99,7 @@ local function removeJobHard(prefix, jobId, compat)
   local jobKey = prefix .. jobId
   detachFromParentHard(jobKey, prefix, compat)
   releaseDedupKeyOnRemoval(prefix, jobId, redis.call("HGET", jobKey, "deid"))
-  removeJobKeys(jobKey)
+  deleteJobKeys(jobKey)
 end
 
 -- Return whether the job, or with withChildren any job among its pending descendants, is
@@ -149,7 +149,7 @@ removeJobWithChildren = function(prefix, jobId, parentKey, withChildren, compat)
 
   local prev = removeFromAnyState(prefix, jobId)
   releaseDedupKeyOnRemoval(prefix, jobId, redis.call("HGET", jobKey, "deid"))
-  if removeJobKeys(jobKey) > 0 then
+  if deleteJobKeys(jobKey) > 0 then
     local maxEvents = getMaxEvents(prefix .. "meta")
     redis.call("XADD", prefix .. "events", "MAXLEN", "~", maxEvents, "*", "event", "removed",
       "jobId", jobId, "prev", prev)

@@ -1,7 +1,7 @@
 -- Count one finished job in the per-minute metrics of hash metricsKey and list dataKey.
 -- "count" is the total, and "prevTS"/"prevCount" mark the first finish of the newest minute.
 -- Each closed minute pushes its count, plus a zero per empty minute, to the list head.
-local function collectMetrics(metricsKey, dataKey, maxDataPoints, now)
+local function recordMetrics(metricsKey, dataKey, maxDataPoints, now)
   local before = redis.call("HINCRBY", metricsKey, "count", 1) - 1
   local prevTS = redis.call("HGET", metricsKey, "prevTS")
   if not prevTS then

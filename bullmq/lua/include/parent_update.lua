@@ -27,7 +27,7 @@ local function moveParentToReady(parentQueueKey, parentKey, parentId, now, compa
     local delayedKey = parentQueueKey .. ":delayed"
     redis.call("ZADD", delayedKey, due * 0x1000, parentId)
     redis.call("XADD", events, "*", "event", "delayed", "jobId", parentId, "delay", due)
-    addDelayMarkerIfNeeded(marker, delayedKey)
+    markNextDelayed(marker, delayedKey)
     return
   end
 
@@ -35,9 +35,9 @@ local function moveParentToReady(parentQueueKey, parentKey, parentId, now, compa
     parentQueueKey .. ":active", parentQueueKey .. ":wait", parentQueueKey .. ":paused", compat)
   if priority == 0 then
     redis.call("RPUSH", target, parentId)
-    addBaseMarkerIfNeeded(marker, pausedOrMaxed)
+    markReady(marker, pausedOrMaxed)
   else
-    addJobWithPriority(marker, parentQueueKey .. ":prioritized", priority, parentId,
+    pushPrioritized(marker, parentQueueKey .. ":prioritized", priority, parentId,
       parentQueueKey .. ":pc", pausedOrMaxed)
   end
   redis.call("XADD", events, "*", "event", "waiting", "jobId", parentId,
@@ -140,7 +140,7 @@ local function detachFromParent(jobKey, parentKey, compat)
   local target, pausedOrMaxed = getTargetList(queueKey .. ":meta", queueKey .. ":active",
     queueKey .. ":wait", queueKey .. ":paused", compat)
   redis.call("RPUSH", target, parentId)
-  addBaseMarkerIfNeeded(queueKey .. ":marker", pausedOrMaxed)
+  markReady(queueKey .. ":marker", pausedOrMaxed)
   redis.call("XADD", queueKey .. ":events", "*", "event", "waiting", "jobId", parentId,
     "prev", "waiting-children")
 end

@@ -1,6 +1,6 @@
 -- A queue is "paused or maxed" while meta.paused is set, or while meta.concurrency is set
 -- and the active list already holds that many jobs. Ready jobs then get no "0" marker.
-local function isQueuePausedOrMaxed(metaKey, activeKey)
+local function queueIsBlocked(metaKey, activeKey)
   local fields = redis.call("HMGET", metaKey, "paused", "concurrency")
   if fields[1] then
     return true
@@ -30,7 +30,7 @@ end
 -- Return the list that ready priority-0 jobs are pushed to, and whether the queue is
 -- paused or maxed.
 local function getTargetList(metaKey, activeKey, waitKey, pausedKey, compat)
-  local pausedOrMaxed = isQueuePausedOrMaxed(metaKey, activeKey)
+  local pausedOrMaxed = queueIsBlocked(metaKey, activeKey)
   if pausedOrMaxed and usePausedList(metaKey, pausedKey, compat) then
     return pausedKey, true
   end

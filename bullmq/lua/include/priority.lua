@@ -2,10 +2,10 @@
 
 -- Add a job to the prioritized set with score priority * 2^32 + a counter, so lower
 -- priority numbers run first and equal priorities run in insertion order.
-local function addJobWithPriority(markerKey, prioritizedKey, priority, jobId, pcKey,
+local function pushPrioritized(markerKey, prioritizedKey, priority, jobId, pcKey,
     pausedOrMaxed)
   local counter = redis.call("INCR", pcKey)
   local score = tonumber(priority) * 0x100000000 + counter % 0x100000000
   redis.call("ZADD", prioritizedKey, score, jobId)
-  addBaseMarkerIfNeeded(markerKey, pausedOrMaxed)
+  markReady(markerKey, pausedOrMaxed)
 end

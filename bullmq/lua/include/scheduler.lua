@@ -57,16 +57,16 @@ local function addIterationJob(k, jobKey, jobId, name, data, optsJson, now, dela
 
   if delay > 0 then
     local due = now + delay
-    redis.call("ZADD", k.delayed, getDelayedScore(k.delayed, due), jobId)
+    redis.call("ZADD", k.delayed, delayedScore(k.delayed, due), jobId)
     redis.call("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "delayed",
       "jobId", jobId, "delay", due)
-    addDelayMarkerIfNeeded(k.marker, k.delayed)
+    markNextDelayed(k.marker, k.delayed)
     return
   end
 
   if priority > 0 then
-    addJobWithPriority(k.marker, k.prioritized, priority, jobId, k.pc,
-      isQueuePausedOrMaxed(k.meta, k.active))
+    pushPrioritized(k.marker, k.prioritized, priority, jobId, k.pc,
+      queueIsBlocked(k.meta, k.active))
   else
     local target, pausedOrMaxed = getTargetList(k.meta, k.active, k.wait, k.paused, compat)
     if ctl["lifo"] then
@@ -74,7 +74,7 @@ local function addIterationJob(k, jobKey, jobId, name, data, optsJson, now, dela
     else
       redis.call("LPUSH", target, jobId)
     end
-    addBaseMarkerIfNeeded(k.marker, pausedOrMaxed)
+    markReady(k.marker, pausedOrMaxed)
   end
   redis.call("XADD", k.events, "MAXLEN", "~", maxEvents, "*", "event", "waiting",
     "jobId", jobId)
