@@ -1,6 +1,6 @@
 // Package bullmq is a Go implementation of BullMQ's Redis protocol: queues, workers and the
-// events stream, stored exactly as the Node.js bullmq package (5.x from 5.53.2, and 6.x)
-// stores them, so Go and Node producers, workers and QueueEvents readers can share one Redis.
+// events stream. It stores them exactly as the Node.js bullmq package (5.x from 5.53.2, and
+// 6.x) does, so Go and Node producers, workers and QueueEvents readers can share one Redis.
 //
 // Every state change runs in a Lua script of this package (lua/*.lua, embedded), written for
 // this implementation. Only the data the scripts leave in Redis is shared with Node: key

@@ -13,10 +13,10 @@ import (
 // of Node's DelayedError.
 var ErrDelayed = errors.New("bullmq: job moved to delayed")
 
-// MoveToDelayed moves the active job back to the delayed set until due, releasing the lock
-// held with token, as Node's job.moveToDelayed does: the attempt is not counted, the job's
-// delay field becomes the time left until due (0 when due has passed), and a "delayed"
-// event is written. A processor calls it with job.Token() and then returns ErrDelayed.
+// MoveToDelayed moves the active job back to the delayed set until due and releases the
+// lock held with token, as Node's job.moveToDelayed does. The attempt is not counted. The
+// job's delay field becomes the time left until due (0 when due has passed), and a
+// "delayed" event is written. A processor calls it with job.Token() and then returns ErrDelayed.
 func (j *Job) MoveToDelayed(ctx context.Context, due time.Time, token string) error {
 	if j.queue == nil {
 		return errors.New("bullmq: job has no queue: use a Job returned by a Queue or Worker")

@@ -25,10 +25,10 @@ func (j *Job) Promote(ctx context.Context) error {
 	return nil
 }
 
-// Retry runs a completed or failed job again, as Node's Job.retry: state names the set
+// Retry runs a completed or failed job again, as Node's Job.retry does. State names the set
 // the job must be in ("completed" or "failed"). The job loses its finishedOn, processedOn
-// and result fields, is queued like a new job (at the front with LIFO options, in
-// prioritized with a priority), goes back among its parent's pending dependencies, and a
+// and result fields and is queued like a new job (at the front with LIFO options, in
+// prioritized with a priority). It goes back among its parent's pending dependencies, and a
 // "waiting" event with prev state is written. A job not in that state yields a
 // *ScriptError with code -3.
 func (j *Job) Retry(ctx context.Context, state string, opts RetryOpts) error {

@@ -9,9 +9,9 @@ import (
 )
 
 // PauseCompat selects how a Go queue pauses and where Go places ready jobs while the queue is
-// paused. Node bullmq 6.x keeps ready jobs in the wait list during a pause; 5.x renames wait
-// to paused, sends new jobs to the paused list, and on resume renames paused back over wait,
-// which would drop any job another client pushed to wait in the meantime.
+// paused. Node bullmq 6.x keeps ready jobs in the wait list during a pause. 5.x renames wait
+// to paused and sends new jobs to the paused list. On resume it renames paused back over
+// wait, which would drop any job another client pushed to wait in the meantime.
 type PauseCompat int
 
 const (
@@ -68,7 +68,7 @@ type Backoff struct {
 	Jitter float64
 }
 
-// Retention tells what happens to a job when it completes or fails for good. It mirrors
+// Retention is the policy for a job that completes or fails for good. It mirrors
 // Node's removeOnComplete and removeOnFail: true, false, a count, or {age, count, limit}.
 type Retention struct {
 	kind   int // 0 keep all (false), 1 remove (true), 2 count, 3 age/count

@@ -23,7 +23,7 @@ func (e *JobFailedError) Error() string {
 // WaitUntilFinished waits until the job completes or fails for good and returns its return
 // value JSON, or a *JobFailedError with its failedReason. It subscribes to qe, which must
 // be running (see QueueEvents.Run) and read this job's queue, waits until qe is ready and
-// then reads the job's state, so a job that finished before the call is answered at once,
+// then reads the job's state, so a job that finished before the call returns at once,
 // as Node's Job.waitUntilFinished does. It returns ErrJobNotFound (wrapped) when the job
 // does not exist, for example because it was removed on completion before the call, and
 // ctx's error when ctx ends first.

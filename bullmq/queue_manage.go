@@ -80,8 +80,9 @@ func (q *Queue) Remove(ctx context.Context, id string, removeChildren bool) erro
 }
 
 // ChangePriority sets a job's priority (0 to MaxPriority). A job waiting to run is queued
-// again at once: priority 0 at the back of the wait list, or at its front with lifo; a
-// positive priority behind the other jobs of that priority, or ahead of them with lifo.
+// again at once. With priority 0 it goes to the back of the wait list, or to its front with
+// lifo. With a positive priority it goes behind the other jobs of that priority, or ahead of
+// them with lifo.
 // Delayed and active jobs keep their place and use the new priority when they next become
 // ready. No event is written, as in Node.
 func (q *Queue) ChangePriority(ctx context.Context, id string, priority int, lifo bool) error {

@@ -143,7 +143,7 @@ type MetricsMeta struct {
 	PrevCount int64
 }
 
-// GetMetrics reads the metrics of "completed" or "failed" jobs; start and end select data
+// GetMetrics reads the metrics of "completed" or "failed" jobs. Start and end select data
 // points (0 is the newest minute, -1 the oldest), as LRANGE does.
 func (q *Queue) GetMetrics(ctx context.Context, kind string, start, end int64) (*Metrics,
 	error) {

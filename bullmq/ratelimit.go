@@ -55,7 +55,7 @@ func (e *rateLimitError) Error() string        { return ErrRateLimitExceeded.Err
 func (e *rateLimitError) Is(target error) bool { return target == ErrRateLimitExceeded }
 
 // RateLimitError returns an error for a ProcessFunc to return when the service it calls
-// asks to slow down. The worker then rate limits the queue for delay (as Queue.RateLimit
+// requests that it slow down. The worker then rate limits the queue for delay (as Queue.RateLimit
 // does; skipped when delay is under 1ms, for a processor that called Worker.RateLimit
 // itself) and moves the job back to wait, ahead of the other waiting jobs, or to the head
 // of its priority in prioritized. The attempt is not counted and no failure is stored.
@@ -65,7 +65,7 @@ func RateLimitError(delay time.Duration) error {
 	return &rateLimitError{delay: delay}
 }
 
-// rateLimitRequest reports whether a processor error asks for a rate limit, and the
+// rateLimitRequest reports whether a processor error requests a rate limit, and the
 // limit to set first (0: none).
 func rateLimitRequest(err error) (time.Duration, bool) {
 	var rl *rateLimitError

@@ -54,9 +54,9 @@ func newFetchScriptArgs(k queueKeys, opts WorkerOpts) fetchScriptArgs {
 	}
 }
 
-// appendFetchArgs appends the fetch arguments of move_to_active.lua, which the finishing
-// scripts also take for their fetch of the next job: lock token, lock duration in ms,
-// worker name, and the limiter's max and duration in ms ("" for both without a limiter).
+// appendFetchArgs appends the fetch arguments of move_to_active.lua. The finishing scripts
+// take them too, for their fetch of the next job. They are the lock token, the lock duration
+// in ms, the worker name, and the limiter's max and duration in ms ("" without a limiter).
 func (w *Worker) appendFetchArgs(args []any, token string) []any {
 	args = append(args, token)
 	return append(args, w.fetchScript.tail...)
@@ -85,7 +85,7 @@ func (w *Worker) moveToActive(ctx context.Context) (fetchResult, error) {
 
 // parseFetchReply decodes {fields, id, rateLimitTtl, nextDelayedDue}. Like Node, it also
 // pauses fetching for the rate limit TTL of the reply, or lifts the pause when there is
-// none; this covers the fetches chained to finishing scripts as well.
+// none. Fetches chained to finishing scripts go through it as well.
 func (w *Worker) parseFetchReply(reply any, token string) (fetchResult, error) {
 	arr, ok := reply.([]any)
 	if !ok || len(arr) != 4 {

@@ -277,7 +277,7 @@ func TestFleetKilledBeforeDeadLetterLosesNothing(t *testing.T) {
 	f.startWorker("--queues", "notifications", "--dlq-sweep-interval", "100ms")
 
 	// Worker A died holding the sweeper's 15 s lease, so worker B starts sweeping only after
-	// it expires; the deadline leaves room for that on a loaded machine.
+	// it expires. The deadline leaves room for that on a loaded machine.
 	var entries []dlqEntry
 	waitFor(t, 90*time.Second, "an entry per failed job", func() bool {
 		entries = f.dlqList()

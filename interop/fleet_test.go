@@ -1,5 +1,5 @@
-// Package interop holds the end-to-end tests of the nimara binary against the real Node
-// peers pinned in package.json: a Node bullmq producer feeds `nimara worker`, and Node
+// Package interop contains the end-to-end tests of the nimara binary against the real Node
+// peers pinned in package.json. A Node bullmq producer feeds `nimara worker`. Node
 // QueueEvents, a Node Socket.IO server with the Redis adapter and socket.io-client browsers
 // watch the results.
 package interop

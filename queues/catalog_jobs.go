@@ -2,7 +2,7 @@ package queues
 
 import "github.com/portnimara/nimara/jobs/notifications"
 
-// The job names of each queue. Only jobs with a Decode have a handler in this build; the
+// The job names of each queue. Only jobs with a Decode have a handler in this build. The
 // others are listed for their priorities, so producers and the contracts agree on them.
 
 var emailJobs = []Job{

@@ -87,8 +87,8 @@ func (r *Registry) JobNames(queue string) []string {
 	return names
 }
 
-// knows returns a function that reports whether queue has a handler for a job name.
-func (r *Registry) knows(queue string) func(string) bool {
+// handlerCheck returns a function that reports whether queue has a handler for a job name.
+func (r *Registry) handlerCheck(queue string) func(string) bool {
 	handlers := r.handlers[queue]
 	return func(name string) bool {
 		_, ok := handlers[name]

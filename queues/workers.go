@@ -99,7 +99,7 @@ func (r *Registry) NewWorkers(client redis.UniversalClient, names []string, cfg 
 		}
 		process := r.Processor(name)
 		if cfg.Metrics != nil {
-			process = cfg.Metrics.instrument(name, r.knows(name), process)
+			process = cfg.Metrics.instrument(name, r.handlerCheck(name), process)
 		}
 		r.addHooks(&opts, name, cfg, logger)
 
@@ -112,7 +112,7 @@ func (r *Registry) NewWorkers(client redis.UniversalClient, names []string, cfg 
 func (r *Registry) addHooks(opts *bullmq.WorkerOpts, queue string, cfg WorkerConfig,
 	logger *slog.Logger) {
 	m, dl := cfg.Metrics, cfg.DeadLetter
-	known := r.knows(queue)
+	known := r.handlerCheck(queue)
 
 	if m != nil {
 		opts.OnCompleted = func(job *bullmq.Job, _ json.RawMessage) {

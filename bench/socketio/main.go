@@ -6,7 +6,7 @@
 // server with the classic adapter, a Node server with the classic adapter):
 //
 //   - publish rate: messages per second that the publisher gets into Redis, with no client
-//     connected anywhere. The Go publishers run -concurrency goroutines; the Node publishers
+//     connected anywhere. The Go publishers run -concurrency goroutines. The Node publishers
 //     issue every message without waiting, so ioredis pipelines them, and then wait for a
 //     PING on the same connection.
 //   - delivery latency: -clients socket.io-client 4.8.3 websocket clients, in a Node process

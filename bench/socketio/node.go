@@ -119,7 +119,7 @@ func (p *nodePeer) eval(out any, code string, args any) error {
 		}
 		return json.Unmarshal(reply.Result, out)
 	case <-time.After(evalTimeout):
-		return fmt.Errorf("node did not answer within %s", evalTimeout)
+		return fmt.Errorf("node did not respond within %s", evalTimeout)
 	}
 }
 

@@ -76,18 +76,18 @@ local function readState(key, state, prefix)
     return entries
   end
 
-  local wanted = rangeEnd - rangeStart + 1
+  local pageSize = rangeEnd - rangeStart + 1
   local cursor = rangeStart
   for _ = 1, maxIterations do
-    if #entries >= wanted then
+    if #entries >= pageSize then
       break
     end
-    local ids = readIds(key, state, cursor, cursor + wanted - 1, length)
+    local ids = readIds(key, state, cursor, cursor + pageSize - 1, length)
     if #ids == 0 then
       break
     end
     for _, id in ipairs(ids) do
-      if #entries >= wanted then
+      if #entries >= pageSize then
         break
       end
       addJob(entries, prefix, id)

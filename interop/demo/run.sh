@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: the fleet on real input. It builds nimara, applies the development schema to
-# a database of its own (nimara_demo), adds a port, three users and a super admin, clears
-# what an earlier run left under its key prefix (nimara-demo) and in the demo users'
-# notifications, starts `nimara worker`, and runs demo.mjs, which plays the CRM's Node side:
-# it enqueues notifications/create jobs with bullmq and watches the results through
+# `make demo`: the fleet on real input. It builds nimara and applies the development schema
+# to a database of its own (nimara_demo). It adds a port, three users and a super admin, and
+# clears what an earlier run left under its key prefix (nimara-demo) and in the demo users'
+# notifications. Then it starts `nimara worker` and runs demo.mjs, which plays the CRM's Node
+# side: it enqueues notifications/create jobs with bullmq and watches the results through
 # QueueEvents and Socket.IO browsers.
 set -euo pipefail
 

@@ -89,7 +89,7 @@ const h = {
     return { port, url: `http://127.0.0.1:${port}` };
   },
 
-  // waitSubscriptions waits until the connection named name holds count subscriptions, so
+  // waitSubscriptions waits until the connection named name has count subscriptions, so
   // a server is a full cluster member when startServer returns.
   async waitSubscriptions(client, name, count) {
     for (;;) {

@@ -43,8 +43,8 @@ local function releaseDedupKeyOnRemoval(prefix, jobId, dedupId)
   end
 end
 
--- Remove jobId from the first state that holds it and return that state's key suffix, or
--- "unknown". The order is the one Node bullmq uses, so the "removed" event names the same
+-- Remove jobId from the first state that contains it and return that state's key suffix,
+-- or "unknown". The order is the one Node bullmq uses, so the "removed" event names the same
 -- previous state.
 local function removeFromAnyState(prefix, jobId)
   for _, set in ipairs({"completed", "waiting-children", "delayed", "failed", "prioritized"}) do
@@ -60,10 +60,10 @@ local function removeFromAnyState(prefix, jobId)
   return "unknown"
 end
 
--- Detach a job that clean, drain or obliterate deletes from its parent. When it was the
--- parent's last pending child and the parent waits for children, a parent in the same
--- queue is deleted as well (recursively), and a parent in another queue goes to the front
--- of its wait list without an event.
+-- Detach a job that clean, drain or obliterate deletes from its parent. If it was the
+-- parent's last pending child and the parent waits for children, the parent moves on too.
+-- A parent in the same queue is deleted as well (recursively). A parent in another queue
+-- goes to the front of its wait list without an event.
 local detachFromParentHard
 detachFromParentHard = function(jobKey, prefix, compat)
   local parentKey = redis.call("HGET", jobKey, "parentKey")
@@ -121,7 +121,7 @@ isJobLocked = function(prefix, jobId, withChildren)
   return false
 end
 
--- Delete a job from whichever state holds it, with its keys, and write a "removed" event
+-- Delete a job from whichever state contains it, with its keys, and write a "removed" event
 -- naming that state. parentKey is the parent being removed together with this job, or nil
 -- to read the job's own parent. With withChildren, the job's children (finished, failed
 -- and pending) are removed first, depth first.

@@ -1,5 +1,5 @@
 -- A queue is "paused or maxed" while meta.paused is set, or while meta.concurrency is set
--- and the active list already holds that many jobs. Ready jobs then get no "0" marker.
+-- and the active list already contains that many jobs. Ready jobs then get no "0" marker.
 local function queueIsBlocked(metaKey, activeKey)
   local fields = redis.call("HMGET", metaKey, "paused", "concurrency")
   if fields[1] then

@@ -44,7 +44,7 @@ end
 -- Create an iteration job and enqueue it like a plain add: delayed when delay > 0, else
 -- prioritized or pushed to the wait list. optsJson is the stored opts without "delay" and
 -- "jobId"; both are appended here, because the script computes the final due time.
--- k holds the queue keys (wait, paused, meta, active, prioritized, pc, delayed, marker,
+-- k contains the queue keys (wait, paused, meta, active, prioritized, pc, delayed, marker,
 -- events), ctl the template's priority and lifo flag.
 local function addIterationJob(k, jobKey, jobId, name, data, optsJson, now, delay,
     schedulerId, ctl, compat, maxEvents)
