@@ -2,7 +2,6 @@ package bullmq
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,21 +14,9 @@ import (
 	"github.com/portnimara/nimara/internal/redistest"
 )
 
-// clusterEnv is one queue on the local Redis Cluster shared by a Go Queue and a Node peer
-// whose bullmq objects connect through ioredis Cluster connections.
-type clusterEnv struct {
-	peer   *nodepeer.Peer
-	q      *Queue
-	client *redis.ClusterClient
-}
-
-func (e clusterEnv) args(extra map[string]any) map[string]any {
-	a := map[string]any{"queue": e.q.name, "prefix": e.q.prefix}
-	for k, v := range extra {
-		a[k] = v
-	}
-	return a
-}
+// clusterEnv is a peerEnv on the local Redis Cluster, whose Node bullmq objects connect
+// through ioredis Cluster connections.
+type clusterEnv = peerEnv[*redis.ClusterClient]
 
 // nodeClusterSetupJS defines state.cluster() (a new ioredis Cluster connection; bullmq
 // needs one per blocking reader) and creates state.q and state.qe on the queue.
@@ -63,28 +50,6 @@ func forEachClusterMajor(t *testing.T, fn func(t *testing.T, env clusterEnv)) {
 			fn(t, env)
 		})
 	}
-}
-
-func (e clusterEnv) nodeAdd(t *testing.T, name string, data any, opts map[string]any) string {
-	t.Helper()
-
-	if opts == nil {
-		opts = map[string]any{}
-	}
-	return nodepeer.MustEvalAs[string](t, e.peer,
-		`return (await state.q.add(args.name, args.data, args.opts)).id;`,
-		e.args(map[string]any{"name": name, "data": data, "opts": opts}))
-}
-
-func (e clusterEnv) nodeWait(t *testing.T, id string) (json.RawMessage, error) {
-	t.Helper()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	return e.peer.Eval(ctx, `
-const job = await state.q.getJob(args.id);
-return await job.waitUntilFinished(state.qe, 20000);`, e.args(map[string]any{"id": id}))
 }
 
 // TestInterop_ClusterNodeToGo: Node adds through ioredis Cluster, a Go worker on a

@@ -15,7 +15,7 @@ import (
 
 // startNodeWorker starts a Node worker in state.w whose processor is the body of an async
 // function of job (JavaScript), with the worker options merged from opts.
-func (e workerEnv) startNodeWorker(t *testing.T, body string, opts map[string]any) {
+func (e peerEnv[C]) startNodeWorker(t *testing.T, body string, opts map[string]any) {
 	t.Helper()
 
 	e.peer.MustEval(t, `

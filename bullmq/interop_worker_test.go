@@ -18,16 +18,19 @@ import (
 	"github.com/portnimara/nimara/internal/redistest"
 )
 
-// workerEnv is one queue shared by a Go Queue and a Node peer holding a Queue
-// (state.q) and a QueueEvents reader (state.qe) for the same prefix and name.
-type workerEnv struct {
+// peerEnv is one queue shared by a Go Queue and a Node peer that has a Queue (state.q) and
+// a QueueEvents reader (state.qe) for the same prefix and name. C is the Go client type.
+type peerEnv[C redis.UniversalClient] struct {
 	peer   *nodepeer.Peer
 	q      *Queue
-	client *redis.Client
+	client C
 }
 
+// workerEnv is a peerEnv on a single Redis server.
+type workerEnv = peerEnv[*redis.Client]
+
 // args returns the Eval arguments naming the queue, merged with extra.
-func (e workerEnv) args(extra map[string]any) map[string]any {
+func (e peerEnv[C]) args(extra map[string]any) map[string]any {
 	a := map[string]any{"queue": e.q.name, "prefix": e.q.prefix}
 	for k, v := range extra {
 		a[k] = v
@@ -63,7 +66,7 @@ func forEachWorkerMajor(t *testing.T, fn func(t *testing.T, env workerEnv)) {
 }
 
 // nodeAdd adds a job through the Node Queue and returns its id.
-func (e workerEnv) nodeAdd(t *testing.T, name string, data any, opts map[string]any) string {
+func (e peerEnv[C]) nodeAdd(t *testing.T, name string, data any, opts map[string]any) string {
 	t.Helper()
 
 	if opts == nil {
@@ -76,7 +79,7 @@ func (e workerEnv) nodeAdd(t *testing.T, name string, data any, opts map[string]
 
 // nodeWait waits in Node for the job to finish and returns its return value, or the
 // failure message as an error.
-func (e workerEnv) nodeWait(t *testing.T, id string) (json.RawMessage, error) {
+func (e peerEnv[C]) nodeWait(t *testing.T, id string) (json.RawMessage, error) {
 	t.Helper()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -402,7 +405,7 @@ return await backend.moveStalledJobsToWait();
 `
 
 // nodeStallCheck clears the stalled-check throttle and runs one Node stalled check.
-func (e workerEnv) nodeStallCheck(t *testing.T) []string {
+func (e peerEnv[C]) nodeStallCheck(t *testing.T) []string {
 	t.Helper()
 
 	if err := e.client.Del(context.Background(), e.q.keys.stalledCheck()).Err(); err != nil {
