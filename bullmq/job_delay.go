@@ -26,8 +26,7 @@ func (j *Job) MoveToDelayed(ctx context.Context, due time.Time, token string) er
 	delay := max(due.Sub(now).Milliseconds(), 0)
 
 	k := j.queue.keys
-	keys := []string{k.marker(), k.active(), k.prioritized(), k.delayed(), k.job(j.ID),
-		k.events(), k.meta(), k.stalled(), k.wait(), k.limiter(), k.pc(), k.paused()}
+	keys := k.moveToDelayedKeys(j.ID)
 	// No next job is fetched, so the five fetch arguments stay empty.
 	args := []any{k.base + ":", strconv.FormatInt(now.UnixMilli(), 10), j.ID, token,
 		strconv.FormatInt(delay, 10), "1", "", "0", "", "", "", "", "",

@@ -117,8 +117,7 @@ func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay tim
 	}
 
 	k := w.keys
-	keys := []string{k.marker(), k.active(), k.prioritized(), k.delayed(), k.job(job.ID),
-		k.events(), k.meta(), k.stalled(), k.wait(), k.limiter(), k.pc(), k.paused()}
+	keys := k.moveToDelayedKeys(job.ID)
 	reply, err := w.runWithRetry(ctx, procCtx, "moveToDelayed", job, moveToDelayedScript,
 		keys, func() []any {
 			args := []any{k.base + ":", nowMillis(), job.ID, job.token,
@@ -131,6 +130,12 @@ func (w *Worker) moveToDelayed(ctx, procCtx context.Context, job *Job, delay tim
 		return nil, err
 	}
 	return w.nextFromReply(reply, job)
+}
+
+// moveToDelayedKeys are KEYS[1..12] of move_to_delayed.lua, in order.
+func (k queueKeys) moveToDelayedKeys(id string) []string {
+	return []string{k.marker(), k.active(), k.prioritized(), k.delayed(), k.job(id),
+		k.events(), k.meta(), k.stalled(), k.wait(), k.limiter(), k.pc(), k.paused()}
 }
 
 // retryJob pushes the job back to wait (the front when it is LIFO) for an immediate retry.
