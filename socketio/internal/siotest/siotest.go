@@ -1,5 +1,5 @@
 // Package siotest contains the test helpers that the adapter and emitter tests share: a
-// Redis client for TEST_REDIS_URL, unique channel prefixes, the interop directory with the
+// Redis client for TEST_REDIS_URL or REDIS_URL, unique channel prefixes, the interop directory with the
 // Node peers, and a writer that forwards a process's output to the test log.
 //
 // Only tests import it.
@@ -21,14 +21,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultRedisURL is the Redis server used when TEST_REDIS_URL is unset.
+// DefaultRedisURL is the Redis server used when neither TEST_REDIS_URL nor REDIS_URL is set.
 const DefaultRedisURL = "redis://127.0.0.1:6379/15"
 
-// RedisURL returns TEST_REDIS_URL, or DefaultRedisURL when it is unset or empty. Tests pass
-// it to the Node peers so that both sides use the same server.
+// RedisURL returns TEST_REDIS_URL, then REDIS_URL (the variable the rest of the test suite
+// reads), or DefaultRedisURL. Tests pass it to the Node peers so both sides use one server.
 func RedisURL() string {
-	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		return url
+	for _, name := range []string{"TEST_REDIS_URL", "REDIS_URL"} {
+		if url := os.Getenv(name); url != "" {
+			return url
+		}
 	}
 	return DefaultRedisURL
 }
