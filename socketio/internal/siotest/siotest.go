@@ -1,6 +1,7 @@
 // Package siotest contains the test helpers that the adapter and emitter tests share: a
-// Redis client for TEST_REDIS_URL or REDIS_URL, unique channel prefixes, the interop directory with the
-// Node peers, and a writer that forwards a process's output to the test log.
+// Redis client for TEST_REDIS_URL or REDIS_URL, unique channel prefixes, the interop
+// directory with the Node peers, and a writer that forwards a process's output to the test
+// log.
 //
 // Only tests import it.
 package siotest
